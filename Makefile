@@ -1,0 +1,119 @@
+# Earshot - build, test, bench, install.
+#
+#   make                 libearshot.a, libearshot.so and the earshot command in build/
+#   make demo            installs missing Debian packages, builds, transcribes the bundled sample
+#   make test            unit and integration tests (cmocka, real model, real files)
+#   make test SANITIZE=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench           speed, memory and accuracy against pocketsphinx_continuous
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := pocketsphinx sphinxbase sndfile samplerate
+
+ifeq ($(SANITIZE),1)
+B       := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B       := build
+SANFLAGS :=
+endif
+
+# pkg-config for the packages; a missing one stops the build with apt's
+# package name instead of a wall of compiler errors.
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+OPT     ?= -O2 -g
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra \
+           -Wno-unused-parameter -fPIC $(SANFLAGS) -Iplugin -Iaudio $(PKG_CFLAGS)
+# PocketSphinx's headers trip -Wextra; they are system headers to us.
+CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux-gnu/sphinxbase
+LDFLAGS += $(SANFLAGS)
+LIBS    := $(PKG_LIBS) -lm
+
+LIB_SRC := plugin/earshot.c plugin/recognizer.c audio/file.c audio/resample.c
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+HEADERS := $(wildcard plugin/*.h audio/*.h)
+
+TESTS   := test_recognizer test_cli
+TEST_BIN := $(TESTS:%=$(B)/tests/%)
+EXAMPLES := $(B)/examples/feed_pcm
+
+.PHONY: all lib demo test bench install uninstall clean deps check-deps testdata
+
+all: check-deps $(B)/libearshot.a $(B)/libearshot.so $(B)/earshot
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { echo "earshot: missing build dependencies; run 'make deps' (or bash .ci/install-deps)" >&2; exit 1; }
+
+deps:
+	bash .ci/install-deps
+
+$(B)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libearshot.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libearshot.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libearshot.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/earshot: $(B)/cli/main.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/examples/%: $(B)/examples/%.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: $(B)/tests/%.o $(B)/tests/wer.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+
+# The public header alone must compile as strict C11 (and as C++-safe C).
+$(B)/tests/header_ok: tests/test_header.c plugin/earshot.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iplugin -c tests/test_header.c -o $@.o
+	touch $@
+
+# Audio the tests need, made from Debian's packages (flite voices, sox,
+# pocketsphinx-testdata); nothing generated is committed.
+testdata: $(B)/testdata/.done
+$(B)/testdata/.done: tests/make_data.sh
+	bash tests/make_data.sh $(B)/testdata
+	touch $@
+
+test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata
+	@set -e; export EARSHOT_BIN=$(CURDIR)/$(B)/earshot EARSHOT_TESTDATA=$(CURDIR)/$(B)/testdata; \
+	echo "== examples/feed_pcm"; \
+	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
+	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
+	for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+
+bench: all testdata
+	bash bench/transcribe.sh $(B)
+
+demo: 
+	@pkg-config --exists $(PKGS) cmocka && test -d $(EARSHOT_MODEL_CHECK) || bash .ci/install-deps
+	$(MAKE) all
+	$(B)/earshot transcribe examples/sample.wav
+
+EARSHOT_MODEL_CHECK := /usr/share/pocketsphinx/model/en-us/en-us
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(B)/earshot $(DESTDIR)$(PREFIX)/bin/earshot
+	install -m 0644 $(B)/libearshot.a $(DESTDIR)$(PREFIX)/lib/libearshot.a
+	install -m 0755 $(B)/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0
+	ln -sf libearshot.so.0 $(DESTDIR)$(PREFIX)/lib/libearshot.so
+	install -m 0644 plugin/earshot.h $(DESTDIR)$(PREFIX)/include/earshot.h
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(PREFIX)/lib/libearshot.a \
+	      $(DESTDIR)$(PREFIX)/lib/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0 \
+	      $(DESTDIR)$(PREFIX)/include/earshot.h
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,219 @@
+/* earshot.c - the handle: configuration, errors, and the feeding loop that
+ * turns a caller's arbitrary chunks into the decoder's fixed blocks. */
+#include "earshot.h"
+#include "recognizer.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* pocketsphinx_continuous reads 2048 samples at a time and asks the
+ * voice-activity detector after each read. Doing the same here makes the
+ * segmentation, and so the transcript, independent of how the caller cuts
+ * the stream (PocketSphinx's results move slightly with chunk size,
+ * docs/FINDINGS.md). */
+enum { BLOCK = 2048 };
+
+struct earshot {
+    earshot_config cfg;
+    /* Copies of the config's strings: the caller's may not outlive open. */
+    char *model_dir, *hmm, *dict, *lm;
+    earshot__recognizer *rec;
+    int16_t block[BLOCK];
+    size_t block_len;
+    uint64_t samples; /* fed since the stream began */
+    uint32_t dither;  /* state of the zero-sample dither, reset per stream */
+    char errmsg[1024];
+};
+
+static const char *const rc_text[] = {
+#define EARSHOT_RC_TEXT_(name, code, text) [code] = text,
+    EARSHOT_RC_MAP(EARSHOT_RC_TEXT_)
+#undef EARSHOT_RC_TEXT_
+};
+
+const char *earshot_errstr(int rc)
+{
+    if (rc < 0 || (size_t)rc >= sizeof rc_text / sizeof *rc_text || !rc_text[rc])
+        return "unknown error";
+    return rc_text[rc];
+}
+
+const char *earshot_version(void)
+{
+    return EARSHOT_VERSION;
+}
+
+earshot_config earshot_config_default(void)
+{
+    return (earshot_config){
+        .model_dir = NULL,
+        .hmm = NULL,
+        .dict = NULL,
+        .lm = NULL,
+        .on_utterance = NULL,
+        .utterance_user = NULL,
+        .on_log = NULL,
+        .log_user = NULL,
+        .verbose = 0,
+    };
+}
+
+static int set_error(earshot *e, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+    va_end(ap);
+    if (e->cfg.on_log)
+        e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);
+    return rc;
+}
+
+static int dup_str(char **dst, const char *src)
+{
+    if (!src)
+        return 1;
+    *dst = strdup(src);
+    return *dst != NULL;
+}
+
+int earshot_open(earshot **out, const earshot_config *cfg)
+{
+    if (!out)
+        return EARSHOT_MISUSE;
+    earshot *e = calloc(1, sizeof *e);
+    *out = e;
+    if (!e)
+        return EARSHOT_NOMEM;
+    if (!cfg)
+        return set_error(e, EARSHOT_MISUSE, "earshot_open: cfg is NULL");
+    e->cfg = *cfg;
+    if (!dup_str(&e->model_dir, cfg->model_dir) || !dup_str(&e->hmm, cfg->hmm) ||
+        !dup_str(&e->dict, cfg->dict) || !dup_str(&e->lm, cfg->lm))
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->cfg.model_dir = e->model_dir;
+    e->cfg.hmm = e->hmm;
+    e->cfg.dict = e->dict;
+    e->cfg.lm = e->lm;
+    const char *dir = e->model_dir;
+    if (!dir && !(e->hmm && e->dict && e->lm))
+        dir = EARSHOT_DEFAULT_MODEL_DIR;
+    earshot__model_paths paths;
+    int rc = earshot__model_resolve(&paths, dir, e->hmm, e->dict, e->lm, e->errmsg,
+                                    sizeof e->errmsg);
+    if (rc == EARSHOT_OK)
+        rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose, e->errmsg,
+                                      sizeof e->errmsg);
+    if (rc != EARSHOT_OK && e->cfg.on_log)
+        e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);
+    return rc;
+}
+
+/* Exact digital silence (a muted input, silence padding in a file) makes
+ * PocketSphinx 5prealpha's voice-activity detector and noise estimate go
+ * wrong: on a file that starts with one second of zeros the first sentence
+ * was lost entirely. Samples that are exactly zero are replaced with +-1 LSB
+ * from a small generator reset at each stream, so results stay repeatable;
+ * any other sample passes untouched, so real recordings decode as in
+ * pocketsphinx_continuous. (PocketSphinx's own -dither adds noise to every
+ * sample from a process-wide generator, which would make one handle's
+ * results depend on another's.) */
+static void dither_zeros(earshot *e)
+{
+    for (size_t i = 0; i < e->block_len; i++) {
+        if (e->block[i] == 0) {
+            e->dither = e->dither * 1664525u + 1013904223u;
+            e->block[i] = (e->dither >> 31) ? 1 : -1;
+        }
+    }
+}
+
+static int run_block(earshot *e)
+{
+    dither_zeros(e);
+    int rc = earshot__recognizer_process(e->rec, e->block, e->block_len,
+                                         e->cfg.on_utterance, e->cfg.utterance_user);
+    e->block_len = 0;
+    if (rc == EARSHOT_DECODER)
+        return set_error(e, rc, "the decoder failed on the audio near %.2f s",
+                         (double)e->samples / EARSHOT_SAMPLE_RATE);
+    if (rc == EARSHOT_NOMEM)
+        return set_error(e, rc, "out of memory");
+    return rc;
+}
+
+int earshot_feed(earshot *e, const int16_t *pcm, size_t n)
+{
+    if (!e || !e->rec)
+        return e ? set_error(e, EARSHOT_MISUSE, "earshot_feed: handle did not open")
+                 : EARSHOT_MISUSE;
+    if (!pcm && n)
+        return set_error(e, EARSHOT_MISUSE, "earshot_feed: pcm is NULL");
+    int rc = EARSHOT_OK;
+    while (n) {
+        size_t take = BLOCK - e->block_len;
+        if (take > n)
+            take = n;
+        memcpy(e->block + e->block_len, pcm, take * sizeof *pcm);
+        e->block_len += take;
+        e->samples += take;
+        pcm += take;
+        n -= take;
+        if (e->block_len == BLOCK) {
+            int r = run_block(e);
+            /* A stop request is remembered, but the rest of the caller's
+             * audio is still decoded: nothing given to us is dropped. */
+            if (r == EARSHOT_STOPPED)
+                rc = r;
+            else if (r != EARSHOT_OK)
+                return r;
+        }
+    }
+    return rc;
+}
+
+int earshot_flush(earshot *e)
+{
+    if (!e || !e->rec)
+        return e ? set_error(e, EARSHOT_MISUSE, "earshot_flush: handle did not open")
+                 : EARSHOT_MISUSE;
+    int rc = EARSHOT_OK;
+    if (e->block_len)
+        rc = run_block(e);
+    if (rc != EARSHOT_OK && rc != EARSHOT_STOPPED)
+        return rc;
+    int r = earshot__recognizer_finish(e->rec, e->cfg.on_utterance, e->cfg.utterance_user);
+    e->samples = 0;
+    e->dither = 0;
+    if (r == EARSHOT_DECODER)
+        return set_error(e, r, "the decoder failed at the end of the stream");
+    if (r == EARSHOT_NOMEM)
+        return set_error(e, r, "out of memory");
+    return r != EARSHOT_OK ? r : rc;
+}
+
+double earshot_stream_seconds(const earshot *e)
+{
+    return e ? (double)e->samples / EARSHOT_SAMPLE_RATE : 0.0;
+}
+
+const char *earshot_errmsg(const earshot *e)
+{
+    if (!e)
+        return "out of memory";
+    return e->errmsg[0] ? e->errmsg : "not an error";
+}
+
+void earshot_close(earshot *e)
+{
+    if (!e)
+        return;
+    earshot__recognizer_close(e->rec);
+    free(e->model_dir);
+    free(e->hmm);
+    free(e->dict);
+    free(e->lm);
+    free(e);
+}

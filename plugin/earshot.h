@@ -1,0 +1,212 @@
+/*
+ * earshot.h - the one public header of libearshot, an offline
+ * customer-listening library.
+ *
+ * Usage: open a handle, push 16 kHz mono PCM, get one callback per utterance.
+ *
+ *     static int on_utt(const earshot_utterance *u, void *user) {
+ *         printf("%.2f-%.2f: %s\n", u->start, u->end, u->text);
+ *         return 0;                              // 0 = keep going
+ *     }
+ *     earshot_config cfg = earshot_config_default();
+ *     cfg.on_utterance = on_utt;
+ *     earshot *e = NULL;
+ *     if (earshot_open(&e, &cfg) != EARSHOT_OK) {
+ *         fprintf(stderr, "%s\n", e ? earshot_errmsg(e) : "out of memory");
+ *         earshot_close(e);
+ *         return 1;
+ *     }
+ *     while ((n = read_my_audio(buf, 4096)) > 0)
+ *         earshot_feed(e, buf, n);               // any chunk size
+ *     earshot_flush(e);                          // end of stream
+ *     earshot_close(e);
+ *
+ * Threads and state: a handle is used by one thread at a time; handles are
+ * independent of each other. There is no init call and no global state of
+ * Earshot's own. One caveat comes from PocketSphinx 0.8+5prealpha, whose log
+ * destination is process-wide: opening a handle silences it unless
+ * cfg.verbose is set, and the last handle opened decides.
+ *
+ * Ownership: the library copies what it is given before a call returns.
+ * Data passed to a callback is valid only during the callback. Strings that
+ * a function returns belong to the handle and stay valid until the next call
+ * on that handle.
+ *
+ * Errors: functions return an earshot_rc; earshot_errmsg() gives the detail
+ * of the last failure on a handle, earshot_errstr() the text for a code.
+ */
+#ifndef EARSHOT_H
+#define EARSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EARSHOT_VERSION "0.1.0"
+/* The sample rate earshot_feed() expects. Other rates go through an
+ * earshot_audio source, which resamples. */
+#define EARSHOT_SAMPLE_RATE 16000
+
+/* Result codes, code and text kept together (libuv's UV_ERRNO_MAP). */
+#define EARSHOT_RC_MAP(X)                                                   \
+    X(OK, 0, "not an error")                                                \
+    X(NOMEM, 1, "out of memory")                                            \
+    X(IO, 2, "input/output error")                                          \
+    X(FORMAT, 3, "unsupported or corrupt audio")                            \
+    X(MODEL, 4, "cannot load the speech model")                             \
+    X(DECODER, 5, "speech decoder failed")                                  \
+    X(MISUSE, 6, "library used incorrectly")                                \
+    X(STOPPED, 7, "stopped by a callback")                                  \
+    X(GRAMMAR, 8, "error in a grammar file")                                \
+    X(CONSENT, 9, "no consent for this operation")
+
+typedef enum earshot_rc {
+#define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
+    EARSHOT_RC_MAP(EARSHOT_RC_ENUM_)
+#undef EARSHOT_RC_ENUM_
+} earshot_rc;
+
+/* Text for a result code. Static storage; never NULL. */
+const char *earshot_errstr(int rc);
+
+/* The library's version string, EARSHOT_VERSION at build time. */
+const char *earshot_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Recognition                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef struct earshot earshot;
+
+/* One recognised word. Times are seconds from the start of the stream. */
+typedef struct earshot_word {
+    const char *word;
+    double start, end;
+    double confidence; /* posterior probability, 0..1 */
+} earshot_word;
+
+/* One utterance: a stretch of speech between two silences. */
+typedef struct earshot_utterance {
+    const char *text;   /* words joined by single spaces, lower case */
+    double start, end;  /* seconds from the start of the stream */
+    double confidence;  /* mean word posterior, 0..1 */
+    const earshot_word *words;
+    size_t n_words;
+} earshot_utterance;
+
+/* Called once per utterance, from inside earshot_feed() or
+ * earshot_flush(). The utterance and its strings are valid only during the
+ * call. Return 0 to go on; non-zero makes the feeding call return
+ * EARSHOT_STOPPED. */
+typedef int (*earshot_utterance_fn)(const earshot_utterance *u, void *user);
+
+/* Log levels passed to earshot_log_fn. */
+enum { EARSHOT_LOG_ERROR = 0, EARSHOT_LOG_WARN = 1, EARSHOT_LOG_INFO = 2 };
+typedef void (*earshot_log_fn)(int level, const char *msg, void *user);
+
+typedef struct earshot_config {
+    /* A PocketSphinx model folder: the acoustic model (a folder holding
+     * mdef, means, variances, ...), a pronunciation dictionary (*.dict) and
+     * a language model (*.lm.bin, *.lm or *.lm.DMP). The acoustic model may
+     * be the folder itself or a sub-folder. NULL: Debian's
+     * pocketsphinx-en-us, EARSHOT_DEFAULT_MODEL_DIR. */
+    const char *model_dir;
+    /* Explicit paths; each one set overrides what model_dir gives. */
+    const char *hmm, *dict, *lm;
+
+    earshot_utterance_fn on_utterance;
+    void *utterance_user;
+
+    earshot_log_fn on_log; /* Earshot's own messages; NULL: none */
+    void *log_user;
+
+    /* Non-zero lets PocketSphinx write its own (long) log to stderr. */
+    int verbose;
+} earshot_config;
+
+#define EARSHOT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+
+/* Defaults: Debian's en-us model, no callbacks, quiet decoder. */
+earshot_config earshot_config_default(void);
+
+/* Opens a recogniser. *out receives a handle even on failure (except when
+ * memory runs out, then *out is NULL) so earshot_errmsg() can say what went
+ * wrong; close it with earshot_close() either way. cfg is copied, strings
+ * included. Returns EARSHOT_OK, EARSHOT_MODEL (missing or unreadable model
+ * files, named in the message), EARSHOT_NOMEM or EARSHOT_MISUSE. */
+int earshot_open(earshot **out, const earshot_config *cfg);
+
+/* Pushes n samples of 16 kHz mono signed 16-bit PCM, in any chunk size:
+ * the result does not depend on how the stream is cut. Utterances are
+ * delivered to cfg.on_utterance as silences end them. Returns EARSHOT_OK,
+ * EARSHOT_STOPPED (a callback returned non-zero), EARSHOT_DECODER or
+ * EARSHOT_MISUSE. */
+int earshot_feed(earshot *e, const int16_t *pcm, size_t n);
+
+/* Ends the stream: decodes what is buffered, delivers the last utterance,
+ * and makes the next earshot_feed() start a new stream whose times count
+ * from zero again. */
+int earshot_flush(earshot *e);
+
+/* Seconds of audio fed since the stream began. */
+double earshot_stream_seconds(const earshot *e);
+
+/* Detail of the last failure on this handle ("not an error" if none).
+ * Valid until the next call on the handle. NULL handle: "out of memory". */
+const char *earshot_errmsg(const earshot *e);
+
+/* Frees the handle. NULL is a no-op. Pending audio is discarded: call
+ * earshot_flush() first to hear the end of the stream. */
+void earshot_close(earshot *e);
+
+/* ------------------------------------------------------------------ */
+/* Audio input                                                          */
+/* ------------------------------------------------------------------ */
+
+/* An audio source delivers 16 kHz mono int16 PCM ready for
+ * earshot_feed(), whatever the original format: WAV, FLAC, OGG and the
+ * other formats libsndfile reads, at any rate and channel count (channels
+ * are averaged, the rate converted with libsamplerate). Audio is read in
+ * chunks, so an hour-long file takes bounded memory. */
+typedef struct earshot_audio earshot_audio;
+
+/* Facts about the original file. */
+typedef struct earshot_audio_info {
+    int sample_rate;      /* of the file */
+    int channels;         /* of the file */
+    int64_t frames;       /* as the file's header declares them */
+    double seconds;       /* frames / sample_rate */
+} earshot_audio_info;
+
+/* Opens an audio file. As with earshot_open(), *out is set even on failure
+ * (except out of memory) so earshot_audio_errmsg() can explain; close it
+ * either way. Returns EARSHOT_OK, EARSHOT_IO (missing or unreadable) or
+ * EARSHOT_FORMAT (not audio, empty, no samples). */
+int earshot_audio_open_file(earshot_audio **out, const char *path);
+
+/* Fills info. The pointer stays valid until earshot_audio_close(). */
+const earshot_audio_info *earshot_audio_get_info(const earshot_audio *a);
+
+/* Reads up to max samples of 16 kHz mono PCM into pcm. Returns the count
+ * (0 at the end of the audio), or -1 on a read error, detailed by
+ * earshot_audio_errmsg(). A file shorter than its header declares ends
+ * early and earshot_audio_truncated() then says so; what it held is
+ * still delivered. */
+long earshot_audio_read(earshot_audio *a, int16_t *pcm, size_t max);
+
+/* Non-zero when the source ended before the length its header declares. */
+int earshot_audio_truncated(const earshot_audio *a);
+
+/* Detail of the last failure on this source. */
+const char *earshot_audio_errmsg(const earshot_audio *a);
+
+/* NULL is a no-op. */
+void earshot_audio_close(earshot_audio *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EARSHOT_H */

@@ -1,0 +1,349 @@
+/* recognizer.c - PocketSphinx 0.8+5prealpha: decoding and segmentation.
+ *
+ * Segmentation follows pocketsphinx_continuous exactly (one utterance is
+ * open at a time; when the decoder's voice-activity detector says speech has
+ * stopped after it started, the utterance is ended and a new one begun) so
+ * our word error rate can be compared with it on equal terms. Audio arrives
+ * here already cut into the same 2048-sample blocks continuous reads. */
+#include "recognizer.h"
+
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct earshot__recognizer {
+    ps_decoder_t *ps;
+    cmd_ln_t *config;
+    int frate;         /* frames per second, 100 by default */
+    int utt_started;   /* speech seen since the utterance began */
+    /* Storage for the utterance being delivered, reused across calls. */
+    earshot_word *words;
+    size_t words_cap;
+    char *text;   /* the words, each NUL-terminated */
+    size_t text_cap;
+    char *joined; /* the words joined by spaces */
+    size_t joined_cap;
+};
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* The first entry of dir (in name order, so the choice is repeatable)
+ * accepted by want(); 1 if found. */
+static int find_entry(const char *dir, int (*want)(const char *dir, const char *name),
+                      char *out, size_t outlen)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort);
+    int found = 0;
+    for (int i = 0; i < n; i++) {
+        if (!found && list[i]->d_name[0] != '.' && want(dir, list[i]->d_name)) {
+            snprintf(out, outlen, "%s/%s", dir, list[i]->d_name);
+            found = 1;
+        }
+        free(list[i]);
+    }
+    free(list);
+    return found;
+}
+
+static int want_hmm(const char *dir, const char *name)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s/mdef", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static int want_dict(const char *dir, const char *name)
+{
+    (void)dir;
+    return ends_with(name, ".dict") || ends_with(name, ".dic");
+}
+
+/* Word language models only: Debian's folder also holds a phone LM
+ * (en-us-phone.lm.bin) that would turn every utterance into phonemes. */
+static int want_lm(const char *dir, const char *name)
+{
+    (void)dir;
+    if (strstr(name, "phone"))
+        return 0;
+    return ends_with(name, ".lm.bin") || ends_with(name, ".lm") ||
+           ends_with(name, ".lm.DMP") || ends_with(name, ".arpa");
+}
+
+static int readable(const char *path, char *err, size_t errlen, const char *what)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s %s", path, what, strerror(errno));
+        return 0;
+    }
+    fclose(f);
+    return 1;
+}
+
+int earshot__model_resolve(earshot__model_paths *p, const char *dir,
+                           const char *hmm, const char *dict, const char *lm,
+                           char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    if (dir && !(hmm && dict && lm)) {
+        if (!is_dir(dir)) {
+            snprintf(err, errlen, "%s: model folder %s", dir,
+                     access(dir, F_OK) == 0 ? "is not a folder" : "does not exist");
+            return EARSHOT_MODEL;
+        }
+        char probe[2048];
+        snprintf(probe, sizeof probe, "%s/mdef", dir);
+        if (access(probe, F_OK) == 0)
+            snprintf(p->hmm, sizeof p->hmm, "%s", dir);
+        else
+            find_entry(dir, want_hmm, p->hmm, sizeof p->hmm);
+        find_entry(dir, want_dict, p->dict, sizeof p->dict);
+        find_entry(dir, want_lm, p->lm, sizeof p->lm);
+    }
+    if (hmm)
+        snprintf(p->hmm, sizeof p->hmm, "%s", hmm);
+    if (dict)
+        snprintf(p->dict, sizeof p->dict, "%s", dict);
+    if (lm)
+        snprintf(p->lm, sizeof p->lm, "%s", lm);
+    const char *where = dir ? dir : "(no model folder)";
+    if (!p->hmm[0]) {
+        snprintf(err, errlen, "%s: not a PocketSphinx model folder: no acoustic model "
+                 "(a folder holding mdef)", where);
+        return EARSHOT_MODEL;
+    }
+    if (!p->dict[0]) {
+        snprintf(err, errlen, "%s: not a PocketSphinx model folder: no pronunciation "
+                 "dictionary (*.dict)", where);
+        return EARSHOT_MODEL;
+    }
+    if (!p->lm[0]) {
+        snprintf(err, errlen, "%s: not a PocketSphinx model folder: no language model "
+                 "(*.lm.bin, *.lm, *.lm.DMP)", where);
+        return EARSHOT_MODEL;
+    }
+    static const char *const hmm_files[] = {"mdef", "means", "variances",
+                                            "transition_matrices"};
+    for (size_t i = 0; i < sizeof hmm_files / sizeof *hmm_files; i++) {
+        char f[2048];
+        snprintf(f, sizeof f, "%s/%s", p->hmm, hmm_files[i]);
+        if (!readable(f, err, errlen, "acoustic model file:"))
+            return EARSHOT_MODEL;
+    }
+    char mix[2048], sen[2048];
+    snprintf(mix, sizeof mix, "%s/mixture_weights", p->hmm);
+    snprintf(sen, sizeof sen, "%s/sendump", p->hmm);
+    if (access(mix, R_OK) != 0 && access(sen, R_OK) != 0) {
+        snprintf(err, errlen, "%s: acoustic model has no readable mixture_weights "
+                 "or sendump", p->hmm);
+        return EARSHOT_MODEL;
+    }
+    if (!readable(p->dict, err, errlen, "dictionary:") ||
+        !readable(p->lm, err, errlen, "language model:"))
+        return EARSHOT_MODEL;
+    return EARSHOT_OK;
+}
+
+int earshot__recognizer_open(earshot__recognizer **out,
+                             const earshot__model_paths *p, int verbose,
+                             char *err, size_t errlen)
+{
+    *out = NULL;
+    earshot__recognizer *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of memory");
+        return EARSHOT_NOMEM;
+    }
+    /* PocketSphinx 5prealpha logs through one process-wide stream; it must
+     * be set before cmd_ln_init or the whole configuration is printed. */
+    err_set_logfp(verbose ? stderr : NULL);
+    r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm, "-dict",
+                            p->dict, "-lm", p->lm, NULL);
+    if (!r->config) {
+        snprintf(err, errlen, "cannot configure the decoder with model %s", p->hmm);
+        free(r);
+        return EARSHOT_MODEL;
+    }
+    ps_default_search_args(r->config);
+    r->ps = ps_init(r->config);
+    if (!r->ps) {
+        snprintf(err, errlen, "cannot load the speech model (%s, %s, %s)%s", p->hmm,
+                 p->dict, p->lm, verbose ? "" : "; run with --verbose for the decoder's log");
+        cmd_ln_free_r(r->config);
+        free(r);
+        return EARSHOT_MODEL;
+    }
+    r->frate = cmd_ln_int32_r(r->config, "-frate");
+    if (r->frate <= 0)
+        r->frate = 100;
+    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0) {
+        snprintf(err, errlen, "cannot start decoding");
+        earshot__recognizer_close(r);
+        return EARSHOT_DECODER;
+    }
+    *out = r;
+    return EARSHOT_OK;
+}
+
+/* Fillers (<s>, <sil>, [NOISE], ++BREATH++) are not words the customer
+ * said. */
+static int is_filler(const char *w)
+{
+    return w[0] == '<' || w[0] == '[' || (w[0] == '+' && w[1] == '+');
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+/* Gathers the finished utterance's words and passes it to cb. An
+ * utterance with no words (a cough the detector took for speech) is not
+ * delivered. */
+static int deliver(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
+{
+    if (ps_end_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    int32 score;
+    const char *hyp = ps_get_hyp(r->ps, &score);
+    if (!hyp || !hyp[0])
+        return EARSHOT_OK;
+    logmath_t *lmath = ps_get_logmath(r->ps);
+    size_t n = 0, text_len = 0;
+    /* Word strings point into r->text, which must not move while they
+     * are taken: size it in a first pass. */
+    size_t need = 1;
+    for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s))
+        need += strlen(ps_seg_word(s)) + 1;
+    if (!grow((void **)&r->text, &r->text_cap, need, 1))
+        return EARSHOT_NOMEM;
+    double conf_sum = 0;
+    for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s)) {
+        const char *w = ps_seg_word(s);
+        if (is_filler(w))
+            continue;
+        if (!grow((void **)&r->words, &r->words_cap, n + 1, sizeof *r->words)) {
+            ps_seg_free(s);
+            return EARSHOT_NOMEM;
+        }
+        /* "and(2)" is the second pronunciation of "and". */
+        size_t len = strcspn(w, "(");
+        char *dst = r->text + text_len;
+        memcpy(dst, w, len);
+        dst[len] = '\0';
+        int sf, ef;
+        ps_seg_frames(s, &sf, &ef);
+        int32 ascr, lscr, lback;
+        double post = logmath_exp(lmath, ps_seg_prob(s, &ascr, &lscr, &lback));
+        if (post > 1.0)
+            post = 1.0;
+        if (post < 0.0)
+            post = 0.0;
+        r->words[n] = (earshot_word){
+            .word = dst,
+            .start = (double)sf / r->frate,
+            .end = (double)(ef + 1) / r->frate,
+            .confidence = post,
+        };
+        conf_sum += post;
+        text_len += len + 1;
+        n++;
+    }
+    if (n == 0)
+        return EARSHOT_OK;
+    if (!grow((void **)&r->joined, &r->joined_cap, need, 1))
+        return EARSHOT_NOMEM;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(r->words[i].word);
+        if (i)
+            r->joined[j++] = ' ';
+        memcpy(r->joined + j, r->words[i].word, len);
+        j += len;
+    }
+    r->joined[j] = '\0';
+    earshot_utterance u = {
+        .text = r->joined,
+        .start = r->words[0].start,
+        .end = r->words[n - 1].end,
+        .confidence = conf_sum / (double)n,
+        .words = r->words,
+        .n_words = n,
+    };
+    return cb && cb(&u, user) ? EARSHOT_STOPPED : EARSHOT_OK;
+}
+
+int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
+                                size_t n, earshot_utterance_fn cb, void *user)
+{
+    if (ps_process_raw(r->ps, pcm, n, FALSE, FALSE) < 0)
+        return EARSHOT_DECODER;
+    int in_speech = ps_get_in_speech(r->ps);
+    if (in_speech && !r->utt_started)
+        r->utt_started = 1;
+    if (!in_speech && r->utt_started) {
+        r->utt_started = 0;
+        int rc = deliver(r, cb, user);
+        if (ps_start_utt(r->ps) < 0)
+            return EARSHOT_DECODER;
+        return rc;
+    }
+    return EARSHOT_OK;
+}
+
+int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
+                               void *user)
+{
+    int rc;
+    if (r->utt_started) {
+        rc = deliver(r, cb, user);
+    } else {
+        rc = ps_end_utt(r->ps) < 0 ? EARSHOT_DECODER : EARSHOT_OK;
+    }
+    r->utt_started = 0;
+    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    return rc;
+}
+
+void earshot__recognizer_close(earshot__recognizer *r)
+{
+    if (!r)
+        return;
+    if (r->ps)
+        ps_free(r->ps);
+    if (r->config)
+        cmd_ln_free_r(r->config);
+    free(r->words);
+    free(r->text);
+    free(r->joined);
+    free(r);
+}

@@ -1,0 +1,41 @@
+/* recognizer.h - PocketSphinx behind a small interface: model folder
+ * resolution, voice-activity segmentation, timed words. Internal. */
+#ifndef EARSHOT_RECOGNIZER_H
+#define EARSHOT_RECOGNIZER_H
+
+#include "earshot.h"
+
+typedef struct earshot__recognizer earshot__recognizer;
+
+/* Model files found in a folder. Paths are written into the caller's
+ * buffers. */
+typedef struct earshot__model_paths {
+    char hmm[1024], dict[1024], lm[1024];
+} earshot__model_paths;
+
+/* Fills p from a model folder and explicit overrides (either may be NULL)
+ * and checks that every file the decoder will open is readable, so a bad
+ * folder gives a clear message instead of PocketSphinx's fatal exit.
+ * Returns EARSHOT_OK or EARSHOT_MODEL with the reason in err. */
+int earshot__model_resolve(earshot__model_paths *p, const char *dir,
+                           const char *hmm, const char *dict, const char *lm,
+                           char *err, size_t errlen);
+
+int earshot__recognizer_open(earshot__recognizer **out,
+                             const earshot__model_paths *p, int verbose,
+                             char *err, size_t errlen);
+
+/* Decodes n samples. Each time voice activity ends an utterance, cb is
+ * called with it. Returns EARSHOT_OK, EARSHOT_STOPPED when cb returned
+ * non-zero, or EARSHOT_DECODER. */
+int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
+                                size_t n, earshot_utterance_fn cb, void *user);
+
+/* Ends the stream: finishes the utterance in flight (delivering it if it
+ * holds words) and starts a new stream whose times restart at zero. */
+int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
+                               void *user);
+
+void earshot__recognizer_close(earshot__recognizer *r);
+
+#endif
