@@ -117,3 +117,4 @@ uninstall:
 
 clean:
 	rm -rf build build-san
+.SECONDARY:

@@ -34,6 +34,20 @@ struct earshot_audio {
     char errmsg[512];
 };
 
+/* libsndfile's decoder messages read "Error : flac decoder lost sync.";
+ * keep just the words, to fit in our one-line "FILE: what" form. */
+static const char *sf_reason(SNDFILE *sf, char *buf, size_t len)
+{
+    const char *m = sf_strerror(sf);
+    if (!strncmp(m, "Error : ", 8))
+        m += 8;
+    snprintf(buf, len, "%s", m);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '.')
+        buf[n - 1] = '\0';
+    return buf;
+}
+
 static int fail(earshot_audio *a, int rc, const char *fmt, ...)
 {
     va_list ap;
@@ -82,8 +96,11 @@ int earshot_audio_open_file(earshot_audio **out, const char *path)
     SF_INFO si = {0};
     a->sf = sf_open(path, SFM_READ, &si);
     if (!a->sf)
+    {
+        char why[256];
         return fail(a, EARSHOT_FORMAT, "not a readable audio file (%s)",
-                    sf_strerror(NULL));
+                    sf_reason(NULL, why, sizeof why));
+    }
     if (si.samplerate <= 0 || si.channels <= 0)
         return fail(a, EARSHOT_FORMAT, "audio header gives %d Hz, %d channels",
                     si.samplerate, si.channels);
@@ -154,7 +171,9 @@ static long refill(earshot_audio *a)
             got = sf_readf_float(a->sf, a->frames, CHUNK);
             if (got < 0 || sf_error(a->sf) != SF_ERR_NO_ERROR) {
                 a->truncated = 1;
-                return fail(a, EARSHOT_FORMAT, "read error: %s", sf_strerror(a->sf)), -1;
+                char why[256];
+                return fail(a, EARSHOT_FORMAT, "corrupt or truncated audio: %s",
+                            sf_reason(a->sf, why, sizeof why)), -1;
             }
             a->frames_read += got;
             int ch = a->info.channels;
@@ -187,7 +206,9 @@ long earshot_audio_read(earshot_audio *a, int16_t *pcm, size_t max)
         sf_count_t got = sf_read_short(a->sf, pcm, (sf_count_t)max);
         if (got < 0 || sf_error(a->sf) != SF_ERR_NO_ERROR) {
             a->truncated = 1;
-            return fail(a, EARSHOT_FORMAT, "read error: %s", sf_strerror(a->sf)), -1;
+            char why[256];
+            return fail(a, EARSHOT_FORMAT, "corrupt or truncated audio: %s",
+                        sf_reason(a->sf, why, sizeof why)), -1;
         }
         a->frames_read += got;
         if (got == 0)

@@ -8,7 +8,9 @@
 #include "recognizer.h"
 
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
+#include <sphinxbase/feat.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +25,10 @@ struct earshot__recognizer {
     cmd_ln_t *config;
     int frate;         /* frames per second, 100 by default */
     int utt_started;   /* speech seen since the utterance began */
+    /* The cepstral-mean state right after loading, restored at every new
+     * stream (see reset_stream). */
+    mfcc_t *cmn_mean0, *cmn_sum0;
+    int32 cmn_nframe0;
     /* Storage for the utterance being delivered, reused across calls. */
     earshot_word *words;
     size_t words_cap;
@@ -162,6 +168,47 @@ int earshot__model_resolve(earshot__model_paths *p, const char *dir,
     return EARSHOT_OK;
 }
 
+/* PocketSphinx adapts its cepstral mean normalisation as it hears audio
+ * and keeps that state across ps_start_stream(). Left alone, a file's
+ * transcript would depend on which files the handle decoded before it (and
+ * a test caught exactly that). Each stream therefore starts from the
+ * state the model was loaded with, as a fresh pocketsphinx_continuous
+ * does. sphinxbase 5prealpha has no call for it, but cmn_t is public. */
+static cmn_t *cmn_of(earshot__recognizer *r)
+{
+    feat_t *f = ps_get_feat(r->ps);
+    return f ? f->cmn_struct : NULL;
+}
+
+static int save_cmn(earshot__recognizer *r)
+{
+    cmn_t *c = cmn_of(r);
+    if (!c)
+        return 1;
+    r->cmn_mean0 = malloc((size_t)c->veclen * sizeof *c->cmn_mean);
+    r->cmn_sum0 = malloc((size_t)c->veclen * sizeof *c->sum);
+    if (!r->cmn_mean0 || !r->cmn_sum0)
+        return 0;
+    memcpy(r->cmn_mean0, c->cmn_mean, (size_t)c->veclen * sizeof *c->cmn_mean);
+    memcpy(r->cmn_sum0, c->sum, (size_t)c->veclen * sizeof *c->sum);
+    r->cmn_nframe0 = c->nframe;
+    return 1;
+}
+
+static int reset_stream(earshot__recognizer *r)
+{
+    cmn_t *c = cmn_of(r);
+    if (c && r->cmn_mean0) {
+        memcpy(c->cmn_mean, r->cmn_mean0, (size_t)c->veclen * sizeof *c->cmn_mean);
+        memcpy(c->sum, r->cmn_sum0, (size_t)c->veclen * sizeof *c->sum);
+        c->nframe = r->cmn_nframe0;
+    }
+    r->utt_started = 0;
+    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    return EARSHOT_OK;
+}
+
 int earshot__recognizer_open(earshot__recognizer **out,
                              const earshot__model_paths *p, int verbose,
                              char *err, size_t errlen)
@@ -194,7 +241,12 @@ int earshot__recognizer_open(earshot__recognizer **out,
     r->frate = cmd_ln_int32_r(r->config, "-frate");
     if (r->frate <= 0)
         r->frate = 100;
-    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0) {
+    if (!save_cmn(r)) {
+        snprintf(err, errlen, "out of memory");
+        earshot__recognizer_close(r);
+        return EARSHOT_NOMEM;
+    }
+    if (reset_stream(r) != EARSHOT_OK) {
         snprintf(err, errlen, "cannot start decoding");
         earshot__recognizer_close(r);
         return EARSHOT_DECODER;
@@ -328,10 +380,8 @@ int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
     } else {
         rc = ps_end_utt(r->ps) < 0 ? EARSHOT_DECODER : EARSHOT_OK;
     }
-    r->utt_started = 0;
-    if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0)
-        return EARSHOT_DECODER;
-    return rc;
+    int r2 = reset_stream(r);
+    return r2 != EARSHOT_OK ? r2 : rc;
 }
 
 void earshot__recognizer_close(earshot__recognizer *r)
@@ -342,6 +392,8 @@ void earshot__recognizer_close(earshot__recognizer *r)
         ps_free(r->ps);
     if (r->config)
         cmd_ln_free_r(r->config);
+    free(r->cmn_mean0);
+    free(r->cmn_sum0);
     free(r->words);
     free(r->text);
     free(r->joined);

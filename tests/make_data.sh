@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make_data.sh OUTDIR - audio the tests need, made from Debian packages:
+# flite voices + sox for synthetic customer speech, pocketsphinx-testdata for
+# real human speech. Nothing generated here is committed.
+set -euo pipefail
+out=$1
+mkdir -p "$out/bad"
+libri=/usr/share/pocketsphinx/test/data/librivox
+src=$libri/sense_and_sensibility_01_austen_64kb-0880.wav
+for tool in flite sox; do
+  command -v $tool >/dev/null || { echo "make_data.sh: missing $tool (make deps)" >&2; exit 1; }
+done
+[ -r "$src" ] || { echo "make_data.sh: missing $src (package pocketsphinx-testdata)" >&2; exit 1; }
+
+# The same recording at 44.1 kHz stereo, and as FLAC. -D: no dither, so the
+# conversion adds nothing but the resampling itself.
+sox -D "$src" -r 44100 -c 2 "$out/libri-44k-stereo.wav"
+sox -D "$src" "$out/libri.flac"
+sox -D "$src" -r 48000 -c 2 "$out/libri-48k-stereo.ogg"
+
+# Several customer sentences with 1.5 s of silence between them. They come
+# from ../shared/eval/dev when it is beside the project; these texts are
+# the fallback, phrased like it.
+sentences=(
+  "the queue at the checkout was far too long today"
+  "the young man at the counter was really helpful"
+  "what time do you open on sunday mornings"
+  "i would give you a nine out of ten"
+)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+voices=(slt rms awb kal16)
+sox -n -r 16000 -c 1 -b 16 "$tmp/gap.wav" trim 0 1.5
+parts=("$tmp/gap.wav")
+for i in "${!sentences[@]}"; do
+  flite -voice "${voices[$((i % 4))]}" -t "${sentences[$i]}" -o "$tmp/f$i.wav" </dev/null
+  sox "$tmp/f$i.wav" -r 16000 -c 1 -b 16 "$tmp/s$i.wav"
+  parts+=("$tmp/s$i.wav" "$tmp/gap.wav")
+done
+sox "${parts[@]}" "$out/multi.wav"
+printf '%s\n' "${sentences[@]}" > "$out/multi.txt"
+
+# Bad inputs, each with the one-line message it must give (tests/test_cli.c).
+: > "$out/bad/empty.wav"
+printf 'this is not audio, just text\n' > "$out/bad/notaudio.wav"
+head -c 40000 "$src" > "$out/bad/truncated.wav"
+sox -n -r 16000 -c 1 -b 16 "$out/bad/zerolength.wav" trim 0 0
+sox -n -r 16000 -c 1 -b 16 "$out/bad/tiny.wav" trim 0 0.02
+head -c 3000 "$out/libri.flac" > "$out/bad/truncated.flac"
+echo "make_data.sh: test audio in $out"

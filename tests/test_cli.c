@@ -1,0 +1,228 @@
+/* test_cli.c - the earshot command as a user meets it: bad inputs each give
+ * their exact one-line message and never stop the batch; help, version and
+ * usage errors; the JSON form.
+ *
+ * Needs EARSHOT_BIN and EARSHOT_TESTDATA (make test sets both). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LIBRI "/usr/share/pocketsphinx/test/data/librivox"
+#define GOOD LIBRI "/sense_and_sensibility_01_austen_64kb-0880.wav"
+
+typedef struct run_result {
+    int status;
+    char *out, *err;
+} run_result;
+
+static char tmpdir[] = "/tmp/earshot-cli-XXXXXX";
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Runs `earshot ARGS` (ARGS is shell text) and captures both streams. */
+static run_result run(const char *fmt, ...)
+{
+    char args[8192], cmd[16384], out[512], err[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    snprintf(err, sizeof err, "%s/err", tmpdir);
+    const char *bin = getenv("EARSHOT_BIN");
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", bin ? bin : "build/earshot",
+             args, out, err);
+    int st = system(cmd);
+    run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
+    return r;
+}
+
+static void run_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+static const char *td(void)
+{
+    const char *d = getenv("EARSHOT_TESTDATA");
+    return d ? d : "build/testdata";
+}
+
+static int setup(void **state)
+{
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Every broken input between two good files: each gives exactly its line,
+ * the good files are still transcribed, and the exit status is 1. */
+static void test_bad_inputs_never_stop_the_batch(void **state)
+{
+    struct {
+        const char *file, *message;
+    } bad[] = {
+        {"bad/empty.wav", "empty file (0 bytes), no audio"},
+        {"bad/notaudio.wav", "not a readable audio file (Format not recognised)"},
+        {"bad/zerolength.wav", "no audio samples (zero-length recording)"},
+        {"bad/tiny.wav", "only 0.020 s of audio, too short to hold speech"},
+        {"bad/truncated.wav", "truncated: the header declares 2.99 s but the file holds "
+                              "1.25 s (transcribed what is there)"},
+        {"bad/truncated.flac", "corrupt or truncated audio: flac decoder lost sync "
+                               "(transcribed up to 0.26 s)"},
+        {"bad/missing.wav", "No such file or directory"},
+        {"bad", "is a directory, not an audio file"},
+    };
+    size_t nbad = sizeof bad / sizeof *bad;
+    char args[8192] = "transcribe '" GOOD "'";
+    for (size_t i = 0; i < nbad; i++) {
+        size_t l = strlen(args);
+        snprintf(args + l, sizeof args - l, " '%s/%s'", td(), bad[i].file);
+    }
+    strncat(args, " '" GOOD "'", sizeof args - strlen(args) - 1);
+    run_result r = run("%s", args);
+    printf("%s", r.err);
+    assert_int_equal(r.status, 1);
+    for (size_t i = 0; i < nbad; i++) {
+        char line[1024];
+        snprintf(line, sizeof line, "earshot: %s/%s: %s\n", td(), bad[i].file, bad[i].message);
+        assert_non_null(strstr(r.err, line));
+    }
+    char summary[128];
+    snprintf(summary, sizeof summary, "earshot: %zu of %zu files failed\n", nbad, nbad + 2);
+    assert_non_null(strstr(r.err, summary));
+    /* One line per bad file plus the summary: nothing else on stderr. */
+    assert_int_equal(count_lines(r.err), nbad + 1);
+    /* Both good files came out, and so did what the truncated WAV held. */
+    const char *first = strstr(r.out, GOOD " 0.21-2.80: he was not an illness those young man\n");
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, GOOD " 0.21-2.80: he was not"));
+    assert_non_null(strstr(r.out, "bad/truncated.wav 0.21-1.17: he was not\n"));
+    run_free(&r);
+}
+
+static void test_unreadable_model_folder(void **state)
+{
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/model", tmpdir);
+    mkdir(empty, 0700);
+    run_result r = run("transcribe --model '%s' '" GOOD "'", empty);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "earshot: %s: not a PocketSphinx model folder: no acoustic model (a folder "
+             "holding mdef)\n",
+             empty);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, want);
+    assert_string_equal(r.out, "");
+    run_free(&r);
+
+    r = run("transcribe --model /nonexistent/model '" GOOD "'");
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "earshot: /nonexistent/model: model folder does not exist\n");
+    run_free(&r);
+
+    /* A model folder given explicitly works like the default. */
+    r = run("transcribe --model /usr/share/pocketsphinx/model/en-us '" GOOD "'");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "he was not an illness those young man"));
+    run_free(&r);
+}
+
+static void test_json_output(void **state)
+{
+    run_result r = run("transcribe --json '" GOOD "'");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.err, "");
+    assert_int_equal(count_lines(r.out), 1);
+    const char *keys[] = {"{\"file\":\"" GOOD "\"", "\"start\":0.21", "\"end\":2.80",
+                          "\"text\":\"he was not an illness those young man\"",
+                          "\"confidence\":0.", "\"words\":[{\"word\":\"he\",\"start\":0.21"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        assert_non_null(strstr(r.out, keys[i]));
+    /* One word object per recognised word. */
+    size_t words = 0;
+    for (const char *p = r.out; (p = strstr(p, "{\"word\":")); p++)
+        words++;
+    assert_int_equal(words, 8);
+    run_free(&r);
+}
+
+static void test_help_version_usage(void **state)
+{
+    run_result r = run("--version");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "earshot 0.1.0\n");
+    run_free(&r);
+
+    r = run("--help");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "transcribe"));
+    run_free(&r);
+
+    r = run("transcribe --help");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "usage: earshot transcribe"));
+    run_free(&r);
+
+    r = run("transcribe --bogus x.wav");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "earshot: unknown option '--bogus'\n"));
+    run_free(&r);
+
+    r = run("transcribe");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "earshot: no audio file given\n"));
+    run_free(&r);
+
+    r = run("frobnicate");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "earshot: unknown command 'frobnicate'\n"));
+    run_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_inputs_never_stop_the_batch),
+        cmocka_unit_test(test_unreadable_model_folder),
+        cmocka_unit_test(test_json_output),
+        cmocka_unit_test(test_help_version_usage),
+    };
+    return cmocka_run_group_tests_name("cli", tests, setup, teardown);
+}
