@@ -92,15 +92,19 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t; done
 
-bench: all testdata
+$(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+bench: all $(B)/bench/wer
 	bash bench/transcribe.sh $(B)
 
-demo: 
-	@pkg-config --exists $(PKGS) cmocka && test -d $(EARSHOT_MODEL_CHECK) || bash .ci/install-deps
-	$(MAKE) all
+# The quick start's first command: installs the Debian packages only when
+# something is missing, then builds and transcribes the bundled sample.
+demo:
+	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
+	  && command -v flite sox pocketsphinx_continuous >/dev/null || bash .ci/install-deps
+	@$(MAKE) --no-print-directory all
 	$(B)/earshot transcribe examples/sample.wav
-
-EARSHOT_MODEL_CHECK := /usr/share/pocketsphinx/model/en-us/en-us
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
@@ -109,11 +113,15 @@ install: all
 	install -m 0755 $(B)/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0
 	ln -sf libearshot.so.0 $(DESTDIR)$(PREFIX)/lib/libearshot.so
 	install -m 0644 plugin/earshot.h $(DESTDIR)$(PREFIX)/include/earshot.h
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	printf 'prefix=%s\nName: earshot\nDescription: offline customer listening\nVersion: %s\nRequires.private: %s\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -learshot\n' \
+	  '$(PREFIX)' "$$(sed -n 's/^#define EARSHOT_VERSION "\(.*\)"/\1/p' plugin/earshot.h)" '$(PKGS)' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/earshot.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(PREFIX)/lib/libearshot.a \
 	      $(DESTDIR)$(PREFIX)/lib/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0 \
-	      $(DESTDIR)$(PREFIX)/include/earshot.h
+	      $(DESTDIR)$(PREFIX)/include/earshot.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/earshot.pc
 
 clean:
 	rm -rf build build-san

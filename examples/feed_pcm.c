@@ -2,9 +2,8 @@
  * 16-bit WAV by hand and pushes the samples through earshot.h, printing
  * each utterance from the callback.
  *
- * Build (installed library):
- *   cc -std=c11 feed_pcm.c -o feed_pcm -learshot \
- *      $(pkg-config --libs pocketsphinx sphinxbase sndfile samplerate) -lm
+ * Build (after make install):
+ *   cc -std=c11 feed_pcm.c -o feed_pcm $(pkg-config --cflags --libs --static earshot)
  * Run:
  *   ./feed_pcm examples/sample.wav
  */
