@@ -30,11 +30,12 @@ OPT     ?= -O2 -g
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra \
            -Wno-unused-parameter -fPIC $(SANFLAGS) -Iplugin -Iaudio $(PKG_CFLAGS)
 # PocketSphinx's headers trip -Wextra; they are system headers to us.
+CFLAGS  += -DEARSHOT_GRAMMAR_DIR=\"$(PREFIX)/share/earshot/grammars/en-us\" -DEARSHOT_SOURCE_GRAMMAR_DIR=\"$(CURDIR)/grammars/en-us\"
 CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux-gnu/sphinxbase
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/earshot.c plugin/recognizer.c audio/file.c audio/resample.c
+LIB_SRC := plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c audio/file.c audio/resample.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h)
 

@@ -17,7 +17,9 @@ static const char *const main_usage =
     "Earshot listens to customers offline: speech in, what they meant out.\n"
     "\n"
     "commands:\n"
-    "  transcribe   recognise audio files and print one line per utterance\n"
+    "  transcribe     recognise audio files and print one line per utterance\n"
+    "  analyze        find intent, rating, sentiment and topics in text\n"
+    "  grammar check  validate a grammar folder\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -78,6 +80,200 @@ static void json_str(FILE *f, const char *s)
         }
     }
     fputc('"', f);
+}
+
+/* The analysis fields of the JSON schema (../shared/eval/README.md),
+ * each preceded by a comma. */
+static void json_analysis(FILE *f, const earshot_analysis *a)
+{
+    fputs(",\"intent\":", f);
+    json_str(f, a->intent);
+    fprintf(f, ",\"intent_confidence\":%.3f,\"slots\":{", a->confidence);
+    if (a->score >= 0)
+        fprintf(f, "\"score\":%d", a->score);
+    fputs("},\"sentiment\":", f);
+    json_str(f, a->sentiment);
+    fprintf(f, ",\"sentiment_score\":%.3f,\"topics\":[", a->sentiment_score);
+    for (size_t i = 0; i < a->n_topics; i++) {
+        if (i)
+            fputc(',', f);
+        json_str(f, a->topics[i]);
+    }
+    fputc(']', f);
+}
+
+static void text_analysis(FILE *f, const earshot_analysis *a)
+{
+    fprintf(f, " [%s %.2f", a->intent, a->confidence);
+    if (a->score >= 0)
+        fprintf(f, " score=%d", a->score);
+    fprintf(f, " %s", a->sentiment);
+    for (size_t i = 0; i < a->n_topics; i++)
+        fprintf(f, "%s%s", i ? "," : " ", a->topics[i]);
+    fputc(']', f);
+}
+
+/* ------------------------------------------------------------------ */
+/* analyze                                                             */
+/* ------------------------------------------------------------------ */
+
+static const char *const analyze_usage =
+    "usage: earshot analyze [--json] [--grammar DIR] [TEXT | -]\n"
+    "\n"
+    "Finds the intent, rating (score 0-10), sentiment and topics of what a\n"
+    "customer said. TEXT is one utterance; with '-' or no TEXT, each line of\n"
+    "standard input is one utterance.\n"
+    "\n"
+    "options:\n"
+    "  --json          one JSON object per utterance: text, intent, confidence,\n"
+    "                  slots, sentiment, sentiment_score, topics\n"
+    "  --grammar DIR   grammar folder (default: the installed en-us grammar)\n"
+    "  -h, --help      this help\n";
+
+static void print_analysis(const char *text, const earshot_analysis *a, int json)
+{
+    if (json) {
+        fputs("{\"text\":", stdout);
+        json_str(stdout, text);
+        printf(",\"intent\":");
+        json_str(stdout, a->intent);
+        printf(",\"confidence\":%.3f,\"slots\":{", a->confidence);
+        if (a->score >= 0)
+            printf("\"score\":%d", a->score);
+        fputs("},\"sentiment\":", stdout);
+        json_str(stdout, a->sentiment);
+        printf(",\"sentiment_score\":%.3f,\"topics\":[", a->sentiment_score);
+        for (size_t i = 0; i < a->n_topics; i++) {
+            if (i)
+                putchar(',');
+            json_str(stdout, a->topics[i]);
+        }
+        fputs("]}\n", stdout);
+    } else {
+        printf("%s", text);
+        text_analysis(stdout, a);
+        putchar('\n');
+    }
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+    int json = 0;
+    const char *dir = NULL, *text = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(analyze_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--grammar")) {
+            if (++i >= argc)
+                return usage_error("analyze ", "option '%s' needs a folder", a);
+            dir = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("analyze ", "unknown option '%s'", a);
+        } else if (!text) {
+            text = a;
+        } else {
+            return usage_error("analyze ", "%s", "give one TEXT (quote it), or lines on stdin");
+        }
+    }
+    earshot_intents *g = NULL;
+    if (earshot_intents_open(&g, dir) != EARSHOT_OK) {
+        errorf("%s", earshot_intents_errmsg(g));
+        earshot_intents_close(g);
+        return 1;
+    }
+    earshot_analysis an;
+    int rc = 0;
+    if (text && strcmp(text, "-")) {
+        earshot_intents_analyze(g, text, &an);
+        print_analysis(text, &an, json);
+    } else {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, stdin)) >= 0) {
+            while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+                line[--len] = '\0';
+            if (earshot_intents_analyze(g, line, &an) != EARSHOT_OK) {
+                errorf("out of memory");
+                rc = 1;
+                break;
+            }
+            print_analysis(line, &an, json);
+        }
+        free(line);
+    }
+    earshot_intents_close(g);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* grammar check                                                       */
+/* ------------------------------------------------------------------ */
+
+static const char *const grammar_usage =
+    "usage: earshot grammar check [--dict FILE | --no-dict] [DIR]\n"
+    "\n"
+    "Validates a grammar folder (default: the installed en-us grammar) and\n"
+    "lists every problem as FILE:LINE:COL: what is wrong, including words\n"
+    "the pronunciation dictionary lacks (default dictionary: the en-us\n"
+    "model's). Exit status 0 when the folder is clean, 1 otherwise.\n";
+
+static void print_diag(const char *file, int line, int col, const char *msg, void *user)
+{
+    (void)user;
+    if (line > 0)
+        errorf("%s:%d:%d: %s", file, line, col, msg);
+    else
+        errorf("%s: %s", file, msg);
+}
+
+static int cmd_grammar(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(grammar_usage, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "check"))
+        return usage_error("grammar ", "%s", "the only grammar command is 'check'");
+    const char *dict = EARSHOT_DEFAULT_MODEL_DIR "/cmudict-en-us.dict", *dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(grammar_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--dict")) {
+            if (++i >= argc)
+                return usage_error("grammar ", "option '%s' needs a file", a);
+            dict = argv[i];
+        } else if (!strcmp(a, "--no-dict")) {
+            dict = NULL;
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("grammar ", "unknown option '%s'", a);
+        } else {
+            dir = a;
+        }
+    }
+    long n = earshot_grammar_check(dir, dict, print_diag, NULL);
+    if (n < 0) {
+        errorf("%s: cannot read the pronunciation dictionary", dict);
+        return 1;
+    }
+    if (n == 0) {
+        earshot_intents *g = NULL;
+        int rc = earshot_intents_open(&g, dir);
+        if (rc != EARSHOT_OK) {
+            errorf("%s", earshot_intents_errmsg(g));
+            n = 1;
+        }
+        earshot_intents_close(g);
+    }
+    if (n == 0)
+        printf("%s: ok\n", dir ? dir : earshot_default_grammar_dir());
+    return n ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -256,5 +452,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "transcribe"))
         return cmd_transcribe(argc - 1, argv + 1);
+    if (!strcmp(cmd, "analyze") || !strcmp(cmd, "analyse"))
+        return cmd_analyze(argc - 1, argv + 1);
+    if (!strcmp(cmd, "grammar"))
+        return cmd_grammar(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

@@ -88,6 +88,18 @@ typedef struct earshot_word {
     double confidence; /* posterior probability, 0..1 */
 } earshot_word;
 
+/* What an utterance means, by the grammar folder's intents, topics,
+ * sentiment lexicon and number words (grammars/README.md). */
+typedef struct earshot_analysis {
+    const char *intent;       /* e.g. "complaint"; "other" when none applies */
+    double confidence;        /* of the intent, 0..1 */
+    int score;                /* the rating slot, 0..10, or -1 when none */
+    const char *sentiment;    /* "negative", "neutral" or "positive" */
+    double sentiment_score;   /* -1..1 */
+    const char *const *topics; /* multi-label, in the grammar's order */
+    size_t n_topics;
+} earshot_analysis;
+
 /* One utterance: a stretch of speech between two silences. */
 typedef struct earshot_utterance {
     const char *text;   /* words joined by single spaces, lower case */
@@ -95,6 +107,8 @@ typedef struct earshot_utterance {
     double confidence;  /* mean word posterior, 0..1 */
     const earshot_word *words;
     size_t n_words;
+    /* NULL when the handle was opened with cfg.analyze = 0. */
+    const earshot_analysis *analysis;
 } earshot_utterance;
 
 /* Called once per utterance, from inside earshot_feed() or
@@ -125,9 +139,28 @@ typedef struct earshot_config {
 
     /* Non-zero lets PocketSphinx write its own (long) log to stderr. */
     int verbose;
+
+    /* Non-zero (the default): analyse each utterance with the grammar
+     * folder and bias the decoder toward it. */
+    int analyze;
+    /* The grammar folder. NULL: earshot_default_grammar_dir(). */
+    const char *grammar_dir;
+    /* Weight of the domain language model compiled from the grammar's
+     * templates, interpolated with the generic model: 0 leaves the generic
+     * model alone; default 0.5. */
+    double domain_weight;
+    /* Where compiled domain models are cached (by content hash). NULL:
+     * $XDG_CACHE_HOME/earshot or ~/.cache/earshot; if neither can be
+     * written, the model is compiled in memory at each open. */
+    const char *cache_dir;
 } earshot_config;
 
 #define EARSHOT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
+
+/* The grammar folder used when cfg.grammar_dir is NULL: the installed
+ * en-us grammar, or the source tree's when the library runs uninstalled.
+ * Static storage. */
+const char *earshot_default_grammar_dir(void);
 
 /* Defaults: Debian's en-us model, no callbacks, quiet decoder. */
 earshot_config earshot_config_default(void);
@@ -161,6 +194,37 @@ const char *earshot_errmsg(const earshot *e);
 /* Frees the handle. NULL is a no-op. Pending audio is discarded: call
  * earshot_flush() first to hear the end of the stream. */
 void earshot_close(earshot *e);
+
+/* ------------------------------------------------------------------ */
+/* Text analysis without the recogniser                                 */
+/* ------------------------------------------------------------------ */
+
+/* A compiled grammar folder, for analysing text (a transcript from
+ * elsewhere, a typed comment). Needs no speech model. */
+typedef struct earshot_intents earshot_intents;
+
+/* Compiles a grammar folder (NULL: earshot_default_grammar_dir()). *out is
+ * set even on failure (except out of memory); earshot_intents_errmsg()
+ * then lists every problem, one "FILE:LINE:COL: what" per line. Returns
+ * EARSHOT_OK, EARSHOT_GRAMMAR, EARSHOT_IO or EARSHOT_NOMEM. */
+int earshot_intents_open(earshot_intents **out, const char *grammar_dir);
+
+/* Analyses one utterance of text (any case; punctuation is ignored).
+ * *out and its strings stay valid until the next call on the handle. */
+int earshot_intents_analyze(earshot_intents *g, const char *text, earshot_analysis *out);
+
+const char *earshot_intents_errmsg(const earshot_intents *g);
+void earshot_intents_close(earshot_intents *g);
+
+/* Checks a grammar folder: calls fn once per problem (all of them, not just
+ * the first) with FILE, LINE, COL and a message; with dict_path set, also
+ * once per word the pronunciation dictionary lacks ("word not in the
+ * dictionary: ..."), at its first use. Returns the number of problems, or
+ * -1 when the dictionary cannot be read. */
+typedef void (*earshot_diag_fn)(const char *file, int line, int col, const char *msg,
+                                void *user);
+long earshot_grammar_check(const char *grammar_dir, const char *dict_path,
+                           earshot_diag_fn fn, void *user);
 
 /* ------------------------------------------------------------------ */
 /* Audio input                                                          */

@@ -1,0 +1,631 @@
+/* intent.c - from words to meaning: intents, the rating slot, sentiment
+ * and topics, driven by the grammar folder.
+ *
+ * Every phrase of the grammar (template expansions, cues, topic keywords,
+ * sentiment words, number words) goes into one token trie. An utterance is
+ * scanned once: from each word, the trie is walked as far as it matches,
+ * and every phrase found adds its evidence. That costs O(words x phrase
+ * length) whatever the size of the grammar.
+ *
+ * Why evidence rather than whole-sentence matching alone: customers phrase
+ * things in ways no template foresaw, and the recogniser gets words wrong.
+ * A template matched whole is strong evidence; matched as part of a longer
+ * utterance it is weaker but still counts; short cue phrases ("cancel",
+ * "speak to someone") and the sentiment of the words add up. Each intent
+ * whose evidence reaches 1 "applies", and the primary intent is the first
+ * applying one in the grammar's order (the precedence rule of
+ * ../shared/eval/README.md). */
+#include "intent.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOKENS 256
+#define MAX_EXPANSIONS 20000 /* per entry: more is a grammar mistake */
+
+typedef struct hit {
+    int entry; /* index into the grammar's entries */
+    int next;  /* next hit at the same trie node, -1 at the end */
+} hit;
+
+typedef struct edge_slot {
+    uint64_t key; /* parent node << 20 | token + 16; 0 = empty */
+    int child;
+} edge_slot;
+
+typedef struct scan {
+    struct earshot__matcher *m;
+    int tok[MAX_TOKENS];
+    int num[MAX_TOKENS];      /* number value or -1 */
+    double conf[MAX_TOKENS];  /* word confidence, 1 for text */
+    size_t n;
+    /* sentiment marks per token position */
+    double pol[MAX_TOKENS];   /* polarity of the word(s) starting here */
+    int pol_len[MAX_TOKENS];
+    int negator[MAX_TOKENS];  /* a negator ends here (1) */
+    double inten[MAX_TOKENS]; /* intensifier factor starting here, 0 none */
+    int contrast;             /* position of the last contrast word, -1 */
+    int not_score[MAX_TOKENS];
+    /* rating candidates */
+    int score, score_strength;
+    int start_pos; /* the scan's start position, for ^ */
+} scan;
+
+struct earshot__matcher {
+    const earshot__grammar *g;
+    /* trie */
+    int *first_hit; /* per node, -1 none */
+    size_t n_nodes, cap_nodes;
+    hit *hits;
+    size_t n_hits, cap_hits;
+    edge_slot *edges;
+    size_t n_edges, cap_edges; /* cap is a power of two */
+    /* number words: vocabulary id -> value, -1 if not a number */
+    int *number_of;
+    size_t n_intents, n_topics, n_entries;
+    int other; /* index of the "other" intent, or -1 */
+    /* per-utterance scratch */
+    unsigned *seen;   /* per entry: stamp of the last utterance it counted in */
+    unsigned stamp;
+    double *evidence; /* per intent */
+    double *topic_ev;
+    const char **topic_out;
+    char *text_copy;
+    size_t text_cap;
+    scan *scratch;
+};
+
+/* ------------------------------------------------------------------ */
+/* building                                                            */
+/* ------------------------------------------------------------------ */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t n = *cap ? *cap * 2 : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+static uint64_t edge_key(int node, int tok)
+{
+    return ((uint64_t)(unsigned)node << 20 | (uint64_t)(unsigned)(tok + 16)) + 1;
+}
+
+static size_t edge_hash(uint64_t k, size_t mask)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k & mask;
+}
+
+static int edge_get(const earshot__matcher *m, int node, int tok)
+{
+    uint64_t k = edge_key(node, tok);
+    size_t mask = m->cap_edges - 1;
+    for (size_t i = edge_hash(k, mask);; i = (i + 1) & mask) {
+        if (m->edges[i].key == k)
+            return m->edges[i].child;
+        if (m->edges[i].key == 0)
+            return -1;
+    }
+}
+
+static int new_node(earshot__matcher *m)
+{
+    if (!grow((void **)&m->first_hit, &m->cap_nodes, m->n_nodes + 1, sizeof *m->first_hit))
+        return -1;
+    m->first_hit[m->n_nodes] = -1;
+    return (int)m->n_nodes++;
+}
+
+static int rehash(earshot__matcher *m)
+{
+    size_t cap = m->cap_edges ? m->cap_edges * 2 : 4096;
+    edge_slot *e = calloc(cap, sizeof *e);
+    if (!e)
+        return 0;
+    for (size_t i = 0; i < m->cap_edges; i++) {
+        if (!m->edges[i].key)
+            continue;
+        size_t j = edge_hash(m->edges[i].key, cap - 1);
+        while (e[j].key)
+            j = (j + 1) & (cap - 1);
+        e[j] = m->edges[i];
+    }
+    free(m->edges);
+    m->edges = e;
+    m->cap_edges = cap;
+    return 1;
+}
+
+static int edge_add(earshot__matcher *m, int node, int tok)
+{
+    int child = edge_get(m, node, tok);
+    if (child >= 0)
+        return child;
+    if ((m->n_edges + 1) * 2 > m->cap_edges && !rehash(m))
+        return -1;
+    child = new_node(m);
+    if (child < 0)
+        return -1;
+    uint64_t k = edge_key(node, tok);
+    size_t mask = m->cap_edges - 1, i = edge_hash(k, mask);
+    while (m->edges[i].key)
+        i = (i + 1) & mask;
+    m->edges[i] = (edge_slot){k, child};
+    m->n_edges++;
+    return child;
+}
+
+typedef struct add_ctx {
+    earshot__matcher *m;
+    int entry;
+    int failed;
+} add_ctx;
+
+static int add_sequence(const int *toks, size_t n, void *user)
+{
+    add_ctx *c = user;
+    earshot__matcher *m = c->m;
+    int node = 0;
+    for (size_t i = 0; i < n; i++) {
+        node = edge_add(m, node, toks[i]);
+        if (node < 0) {
+            c->failed = 1;
+            return 1;
+        }
+    }
+    /* The same entry may reach one node twice (an optional word that is
+     * also spelt out); count it once. */
+    for (int h = m->first_hit[node]; h >= 0; h = m->hits[h].next)
+        if (m->hits[h].entry == c->entry)
+            return 0;
+    if (!grow((void **)&m->hits, &m->cap_hits, m->n_hits + 1, sizeof *m->hits)) {
+        c->failed = 1;
+        return 1;
+    }
+    m->hits[m->n_hits] = (hit){c->entry, m->first_hit[node]};
+    m->first_hit[node] = (int)m->n_hits++;
+    return 0;
+}
+
+typedef struct num_ctx {
+    earshot__matcher *m;
+    int value;
+} num_ctx;
+
+static int add_number(const int *toks, size_t n, void *user)
+{
+    num_ctx *c = user;
+    if (n == 1 && toks[0] >= 0)
+        c->m->number_of[toks[0]] = c->value;
+    return 0;
+}
+
+earshot__matcher *earshot__matcher_new(const earshot__grammar *g, char *err, size_t errlen)
+{
+    earshot__matcher *m = calloc(1, sizeof *m);
+    if (!m)
+        goto nomem;
+    m->g = g;
+    m->n_intents = earshot__grammar_n_intents(g);
+    m->n_topics = earshot__grammar_n_topics(g);
+    m->n_entries = earshot__grammar_n_entries(g);
+    m->other = -1;
+    for (size_t i = 0; i < m->n_intents; i++)
+        if (!strcmp(earshot__grammar_intent(g, i), "other"))
+            m->other = (int)i;
+    size_t nw = earshot__grammar_n_words(g);
+    m->number_of = malloc((nw ? nw : 1) * sizeof *m->number_of);
+    m->seen = calloc(m->n_entries ? m->n_entries : 1, sizeof *m->seen);
+    m->evidence = calloc(m->n_intents + 1, sizeof *m->evidence);
+    m->topic_ev = calloc(m->n_topics + 1, sizeof *m->topic_ev);
+    m->topic_out = calloc(m->n_topics + 1, sizeof *m->topic_out);
+    m->scratch = calloc(1, sizeof *m->scratch);
+    if (!m->scratch || !m->number_of || !m->seen || !m->evidence || !m->topic_ev || !m->topic_out ||
+        new_node(m) != 0 || !rehash(m))
+        goto nomem;
+    for (size_t i = 0; i < nw; i++)
+        m->number_of[i] = -1;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const earshot__entry *e = earshot__grammar_entry(g, i);
+        if (!e->expr)
+            continue;
+        if (e->kind == ENTRY_NUMBER) {
+            num_ctx nc = {m, e->target};
+            earshot__grammar_expand(g, e, MAX_EXPANSIONS, add_number, &nc);
+            continue;
+        }
+        add_ctx c = {m, (int)i, 0};
+        long n = earshot__grammar_expand(g, e, MAX_EXPANSIONS, add_sequence, &c);
+        if (c.failed)
+            goto nomem;
+        if (n < 0) {
+            snprintf(err, errlen, "%s:%d: this line expands to more than %d phrases; split it "
+                     "or use fewer optional parts",
+                     earshot__grammar_file(g, (size_t)e->file), e->line, MAX_EXPANSIONS);
+            earshot__matcher_free(m);
+            return NULL;
+        }
+    }
+    return m;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    earshot__matcher_free(m);
+    return NULL;
+}
+
+void earshot__matcher_free(earshot__matcher *m)
+{
+    if (!m)
+        return;
+    free(m->first_hit);
+    free(m->hits);
+    free(m->edges);
+    free(m->number_of);
+    free(m->seen);
+    free(m->evidence);
+    free(m->topic_ev);
+    free(m->topic_out);
+    free(m->text_copy);
+    free(m->scratch);
+    free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* matching                                                            */
+/* ------------------------------------------------------------------ */
+
+
+static double span_conf(const scan *s, size_t i, size_t j)
+{
+    double c = 0;
+    for (size_t k = i; k < j; k++)
+        c += s->conf[k];
+    return j > i ? c / (double)(j - i) : 1.0;
+}
+
+static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
+{
+    earshot__matcher *m = s->m;
+    size_t len = j - i;
+    for (int h = m->first_hit[node]; h >= 0; h = m->hits[h].next) {
+        int ei = m->hits[h].entry;
+        const earshot__entry *e = earshot__grammar_entry(m->g, (size_t)ei);
+        /* Evidence from misheard words counts for less. */
+        double trust = 0.5 + 0.5 * span_conf(s, i, j);
+        switch (e->kind) {
+        case ENTRY_TEMPLATE: {
+            int whole = i == 0 && j == s->n;
+            if (!whole && len < 2)
+                break; /* one word alone says little inside a sentence */
+            double ev = whole ? 3.0 : 1.0 + 2.0 * (double)len / (double)s->n;
+            ev *= e->weight * trust;
+            if (ev > m->evidence[e->target])
+                m->evidence[e->target] = ev;
+            if (slot_at >= 0 && !s->not_score[slot_at]) {
+                int strength = (int)len + (whole ? 100 : 0);
+                if (strength > s->score_strength) {
+                    s->score_strength = strength;
+                    s->score = s->num[slot_at];
+                }
+            }
+            break;
+        }
+        case ENTRY_CUE:
+            if (m->seen[ei] != m->stamp) {
+                m->seen[ei] = m->stamp;
+                m->evidence[e->target] += e->weight * trust;
+            }
+            if (slot_at >= 0 && !s->not_score[slot_at] && (int)len > s->score_strength) {
+                s->score_strength = (int)len;
+                s->score = s->num[slot_at];
+            }
+            break;
+        case ENTRY_TOPIC:
+            if (m->seen[ei] != m->stamp) {
+                m->seen[ei] = m->stamp;
+                m->topic_ev[e->target] += e->weight * trust;
+            }
+            break;
+        case ENTRY_POSITIVE:
+        case ENTRY_NEGATIVE:
+            /* The longest sentiment phrase from a position wins ("not bad"
+             * written as one phrase beats "bad"). */
+            if ((int)len > s->pol_len[i]) {
+                s->pol_len[i] = (int)len;
+                s->pol[i] = (e->kind == ENTRY_POSITIVE ? 1 : -1) * e->weight;
+            }
+            break;
+        case ENTRY_NEGATOR:
+            s->negator[j - 1] = 1;
+            break;
+        case ENTRY_INTENSIFIER:
+            s->inten[i] = e->weight;
+            break;
+        case ENTRY_CONTRAST:
+            s->contrast = (int)i;
+            break;
+        case ENTRY_NOT_SCORE:
+            for (size_t k = i; k < j; k++)
+                if (s->num[k] >= 0)
+                    s->not_score[k] = 1;
+            break;
+        case ENTRY_NUMBER:
+        case ENTRY_FROM_SENTIMENT:
+            break;
+        }
+    }
+}
+
+/* Walks the trie from node along the tokens from position j. A number
+ * word may follow a word edge, a {score} edge or a <number> edge, so the
+ * walk branches there. */
+static void walk(scan *s, int node, size_t i, size_t j, int slot_at)
+{
+    earshot__matcher *m = s->m;
+    if (m->first_hit[node] >= 0 && j > i)
+        apply_hits(s, node, i, j, slot_at);
+    if (j >= s->n)
+        return;
+    int next;
+    if (s->tok[j] >= 0 && (next = edge_get(m, node, s->tok[j])) >= 0)
+        walk(s, next, i, j + 1, slot_at);
+    if (s->num[j] >= 0) {
+        if ((next = edge_get(m, node, TOK_SLOT_SCORE)) >= 0)
+            walk(s, next, i, j + 1, (int)j);
+        if ((next = edge_get(m, node, TOK_ANY_NUMBER)) >= 0)
+            walk(s, next, i, j + 1, slot_at);
+    }
+}
+
+/* Lower-cases and splits on anything but letters, digits and apostrophes.
+ * Digits 0-10 count as numbers as well as number words. */
+static size_t tokenize(earshot__matcher *m, char *text, scan *s)
+{
+    size_t n = 0;
+    char *p = text;
+    while (*p && n < MAX_TOKENS) {
+        while (*p && !(isalnum((unsigned char)*p) || *p == '\''))
+            p++;
+        if (!*p)
+            break;
+        char *w = p;
+        while (*p && (isalnum((unsigned char)*p) || *p == '\'')) {
+            *p = (char)tolower((unsigned char)*p);
+            p++;
+        }
+        size_t len = (size_t)(p - w);
+        int id = earshot__grammar_word_id(m->g, w, len);
+        s->tok[n] = id;
+        s->num[n] = id >= 0 ? m->number_of[id] : -1;
+        if (s->num[n] < 0 && len <= 2 && isdigit((unsigned char)w[0]) &&
+            (len == 1 || (w[0] == '1' && w[1] == '0')))
+            s->num[n] = atoi(w);
+        s->conf[n] = 1.0;
+        n++;
+    }
+    return n;
+}
+
+int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double *conf,
+                             size_t n_conf, earshot_analysis *out)
+{
+    size_t tl = strlen(text) + 1;
+    if (!grow((void **)&m->text_copy, &m->text_cap, tl, 1))
+        return EARSHOT_NOMEM;
+    memcpy(m->text_copy, text, tl);
+    scan *s = m->scratch;
+    s->m = m;
+    s->n = tokenize(m, m->text_copy, s);
+    size_t n = s->n;
+    memset(s->pol, 0, n * sizeof *s->pol);
+    memset(s->pol_len, 0, n * sizeof *s->pol_len);
+    memset(s->negator, 0, n * sizeof *s->negator);
+    memset(s->inten, 0, n * sizeof *s->inten);
+    memset(s->not_score, 0, n * sizeof *s->not_score);
+    s->score_strength = 0;
+    s->contrast = -1;
+    s->score = -1;
+    if (conf && n_conf == s->n)
+        for (size_t k = 0; k < s->n; k++)
+            s->conf[k] = conf[k];
+    if (++m->stamp == 0) {
+        memset(m->seen, 0, m->n_entries * sizeof *m->seen);
+        m->stamp = 1;
+    }
+    memset(m->evidence, 0, m->n_intents * sizeof *m->evidence);
+    memset(m->topic_ev, 0, m->n_topics * sizeof *m->topic_ev);
+
+    /* Two passes: the first finds number contexts that are no rating
+     * ("twenty minutes", "kiosk four") and sentiment marks; the second
+     * reads intents and slots knowing them. Both passes walk every start
+     * position; the trie keeps that cheap. */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            m->stamp++;
+            if (m->stamp == 0)
+                m->stamp = 1;
+            memset(m->evidence, 0, m->n_intents * sizeof *m->evidence);
+            memset(m->topic_ev, 0, m->n_topics * sizeof *m->topic_ev);
+            s->score = -1;
+            s->score_strength = 0;
+        }
+        int start = edge_get(m, 0, TOK_START);
+        for (size_t i = 0; i < s->n; i++) {
+            walk(s, 0, i, i, -1);
+            if (i == 0 && start >= 0)
+                walk(s, start, 0, 0, -1);
+        }
+    }
+
+    /* Sentiment: each polar phrase, flipped by a negator in the three
+     * words before it, scaled by an intensifier just before it, and
+     * weighted toward what follows a contrast ("lovely but far too
+     * slow" is a complaint). */
+    double sum = 0, pos = 0, neg = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->pol_len[i])
+            continue;
+        double v = s->pol[i];
+        for (size_t k = i >= 3 ? i - 3 : 0; k < i; k++) {
+            if (s->negator[k] && !(s->contrast >= 0 && (size_t)s->contrast > k &&
+                                   (size_t)s->contrast < i)) {
+                v = -v * 0.8;
+                break;
+            }
+        }
+        if (i >= 1 && s->inten[i - 1] > 0)
+            v *= s->inten[i - 1];
+        else if (i >= 2 && s->inten[i - 2] > 0 && s->inten[i - 1] > 0)
+            v *= s->inten[i - 2];
+        if (s->contrast >= 0)
+            v *= (int)i > s->contrast ? 1.5 : 0.5;
+        v *= 0.5 + 0.5 * s->conf[i];
+        sum += v;
+        if (v > 0)
+            pos += v;
+        else
+            neg -= v;
+        i += (size_t)s->pol_len[i] - 1;
+    }
+    /* Sentiment-driven intents (complaint, praise) get evidence from the
+     * balance of the utterance's sentiment. */
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const earshot__entry *e = earshot__grammar_entry(m->g, i);
+        if (e->kind != ENTRY_FROM_SENTIMENT)
+            continue;
+        double mass = e->weight > 0 ? pos - 0.5 * neg : neg - 0.5 * pos;
+        if (mass > 0)
+            m->evidence[e->target] += fabs(e->weight) * mass;
+    }
+
+    /* Primary intent: the first, in the grammar's order, whose evidence
+     * reaches 1. */
+    int chosen = -1;
+    double best = 0;
+    for (size_t k = 0; k < m->n_intents; k++) {
+        if (m->evidence[k] > best)
+            best = m->evidence[k];
+        if (chosen < 0 && (int)k != m->other && m->evidence[k] >= 1.0)
+            chosen = (int)k;
+    }
+    if (chosen >= 0) {
+        out->intent = earshot__grammar_intent(m->g, (size_t)chosen);
+        double ev = m->evidence[chosen];
+        out->confidence = ev / (ev + 1.0);
+    } else {
+        out->intent = m->other >= 0 ? earshot__grammar_intent(m->g, (size_t)m->other) : "other";
+        out->confidence = 1.0 - 0.5 * (best < 1.0 ? best : 1.0);
+    }
+    int is_nps = chosen >= 0 && !strcmp(out->intent, "nps");
+    out->score = is_nps ? s->score : -1;
+
+    double ss = tanh(sum / 1.5);
+    if (out->score >= 0) {
+        /* A rating says how the customer feels more plainly than any
+         * adjective: 0-4 negative, 5-7 neutral, 8-10 positive. */
+        ss = (out->score - 6) / 4.0;
+        if (ss < -1)
+            ss = -1;
+        if (ss > 1)
+            ss = 1;
+    }
+    out->sentiment_score = ss;
+    out->sentiment = ss > 0.3 ? "positive" : ss < -0.3 ? "negative" : "neutral";
+
+    size_t nt = 0;
+    for (size_t t = 0; t < m->n_topics; t++)
+        if (m->topic_ev[t] >= 1.0)
+            m->topic_out[nt++] = earshot__grammar_topic(m->g, t);
+    out->topics = m->topic_out;
+    out->n_topics = nt;
+    return EARSHOT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* public: earshot_intents                                              */
+/* ------------------------------------------------------------------ */
+
+struct earshot_intents {
+    earshot__grammar *g;
+    earshot__matcher *m;
+    char *errmsg; /* every problem, one per line */
+    size_t err_len, err_cap;
+};
+
+static void collect_diag(const char *file, int line, int col, const char *msg, void *user)
+{
+    earshot_intents *h = user;
+    char buf[1024];
+    int n;
+    if (line > 0)
+        n = snprintf(buf, sizeof buf, "%s:%d:%d: %s", file, line, col, msg);
+    else
+        n = snprintf(buf, sizeof buf, "%s%s%s", file, file[0] ? ": " : "", msg);
+    if (n < 0)
+        return;
+    size_t len = strlen(buf);
+    if (!grow((void **)&h->errmsg, &h->err_cap, h->err_len + len + 2, 1))
+        return;
+    if (h->err_len)
+        h->errmsg[h->err_len++] = '\n';
+    memcpy(h->errmsg + h->err_len, buf, len + 1);
+    h->err_len += len;
+}
+
+int earshot_intents_open(earshot_intents **out, const char *dir)
+{
+    earshot_intents *h = calloc(1, sizeof *h);
+    *out = h;
+    if (!h)
+        return EARSHOT_NOMEM;
+    if (!dir)
+        dir = earshot_default_grammar_dir();
+    h->g = earshot__grammar_load(dir, collect_diag, h);
+    if (!h->g || earshot__grammar_n_errors(h->g))
+        return EARSHOT_GRAMMAR;
+    char err[512];
+    h->m = earshot__matcher_new(h->g, err, sizeof err);
+    if (!h->m) {
+        collect_diag("", 0, 0, err, h);
+        return strcmp(err, "out of memory") ? EARSHOT_GRAMMAR : EARSHOT_NOMEM;
+    }
+    return EARSHOT_OK;
+}
+
+int earshot_intents_analyze(earshot_intents *h, const char *text, earshot_analysis *out)
+{
+    if (!h || !h->m || !text || !out)
+        return EARSHOT_MISUSE;
+    return earshot__matcher_analyze(h->m, text, NULL, 0, out);
+}
+
+const char *earshot_intents_errmsg(const earshot_intents *h)
+{
+    if (!h)
+        return "out of memory";
+    return h->errmsg && h->errmsg[0] ? h->errmsg : "not an error";
+}
+
+void earshot_intents_close(earshot_intents *h)
+{
+    if (!h)
+        return;
+    earshot__matcher_free(h->m);
+    earshot__grammar_free(h->g);
+    free(h->errmsg);
+    free(h);
+}

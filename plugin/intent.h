@@ -1,0 +1,23 @@
+/* intent.h - the matcher: intents, rating slot, sentiment, topics.
+ * Internal. */
+#ifndef EARSHOT_INTENT_H
+#define EARSHOT_INTENT_H
+
+#include "earshot.h"
+#include "grammar.h"
+
+typedef struct earshot__matcher earshot__matcher;
+
+/* Indexes every phrase of g (which must outlive the matcher). NULL on
+ * failure, with the reason in err. */
+earshot__matcher *earshot__matcher_new(const earshot__grammar *g, char *err, size_t errlen);
+
+/* Analyses text. conf, when given with one value per word of text, holds
+ * the recogniser's word confidences: evidence from doubtful words counts
+ * for less. *out is valid until the next call. */
+int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double *conf,
+                             size_t n_conf, earshot_analysis *out);
+
+void earshot__matcher_free(earshot__matcher *m);
+
+#endif
