@@ -96,7 +96,10 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-bench: all $(B)/bench/wer
+$(B)/bench/eval_intents: $(B)/bench/eval_intents.o $(B)/tests/wer.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: all $(B)/bench/wer $(B)/bench/eval_intents
 	bash bench/transcribe.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when

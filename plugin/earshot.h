@@ -216,11 +216,11 @@ int earshot_intents_analyze(earshot_intents *g, const char *text, earshot_analys
 const char *earshot_intents_errmsg(const earshot_intents *g);
 void earshot_intents_close(earshot_intents *g);
 
-/* Checks a grammar folder: calls fn once per problem (all of them, not just
+/* Checks a grammar folder: calls fn once per error (all of them, not just
  * the first) with FILE, LINE, COL and a message; with dict_path set, also
- * once per word the pronunciation dictionary lacks ("word not in the
- * dictionary: ..."), at its first use. Returns the number of problems, or
- * -1 when the dictionary cannot be read. */
+ * once per word the pronunciation dictionary lacks, at its first use, with
+ * a message starting "warning: ". Returns the number of errors (warnings
+ * not counted), or -1 when the dictionary cannot be read. */
 typedef void (*earshot_diag_fn)(const char *file, int line, int col, const char *msg,
                                 void *user);
 long earshot_grammar_check(const char *grammar_dir, const char *dict_path,

@@ -606,7 +606,10 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
     double w = 1.0;
     int hw;
     size_t at;
-    if (s[0] == '[') {
+    /* "[intent x]" alone on its line is a section; "[please] help me" is
+     * a template that starts with an optional word. */
+    const char *close = s[0] == '[' ? strchr(s, ']') : NULL;
+    if (close && close[1] == '\0' && !strchr(s, '|')) {
         parse_section(g, st, s, file, lineno);
         return;
     }
@@ -658,7 +661,7 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
             int needs_weight;
         } kinds[] = {{"positive", ENTRY_POSITIVE, 1}, {"negative", ENTRY_NEGATIVE, 1},
                      {"intensifier", ENTRY_INTENSIFIER, 1}, {"negator", ENTRY_NEGATOR, 0},
-                     {"contrast", ENTRY_CONTRAST, 0}};
+                     {"contrast", ENTRY_CONTRAST, 0}, {"hypothetical", ENTRY_HYPOTHETICAL, 0}};
         for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
             at = prefix(s, kinds[k].kw, &w, &hw);
             if (!at)
@@ -673,7 +676,7 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
             return;
         }
         diagf(g, file, lineno, 1, "sentiment lines start with positive W:, negative W:, "
-                                  "intensifier W:, negator: or contrast:");
+                                  "intensifier W:, negator:, contrast: or hypothetical:");
         return;
     }
     case SEC_NUMBERS:
@@ -1058,7 +1061,7 @@ const char *earshot_default_grammar_dir(void)
 typedef struct check_ctx {
     earshot_diag_fn fn;
     void *user;
-    long problems;
+    long problems; /* errors; missing dictionary words are warnings */
     /* dictionary words: open addressing over strings */
     char **dict;
     size_t dict_slots;
@@ -1136,10 +1139,11 @@ static void check_word(const char *word, const char *file, int line, int col, vo
             return;
     if (grow((void **)&c->done, &c->done_cap, c->done_n + 1, sizeof *c->done))
         c->done[c->done_n++] = (char *)word;
-    if (!dict_has(c, word)) {
+    if (!dict_has(c, word) && c->fn) {
         char msg[300];
-        snprintf(msg, sizeof msg, "word not in the pronunciation dictionary: '%s'", word);
-        check_diag(file, line, col, msg, c);
+        snprintf(msg, sizeof msg, "warning: word not in the pronunciation dictionary, so "
+                 "the recogniser cannot hear it: '%s'", word);
+        c->fn(file, line, col, msg, c->user);
     }
 }
 

@@ -19,6 +19,7 @@ typedef enum earshot__entry_kind {
     ENTRY_NEGATOR,     /* [sentiment] negator: ... */
     ENTRY_INTENSIFIER, /* [sentiment] intensifier W: ... */
     ENTRY_CONTRAST,    /* [sentiment] contrast: but | although */
+    ENTRY_HYPOTHETICAL, /* [sentiment] hypothetical: would | could | if */
     ENTRY_NUMBER,      /* [numbers] N: ... */
     ENTRY_NOT_SCORE,   /* [numbers] not_score: a number here is no rating */
     ENTRY_FROM_SENTIMENT, /* [intent X] sentiment positive|negative W; no expr;

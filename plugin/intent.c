@@ -46,6 +46,7 @@ typedef struct scan {
     double pol[MAX_TOKENS];   /* polarity of the word(s) starting here */
     int pol_len[MAX_TOKENS];
     int negator[MAX_TOKENS];  /* a negator ends here (1) */
+    int hypo[MAX_TOKENS];     /* a hypothetical marker ends here (1) */
     double inten[MAX_TOKENS]; /* intensifier factor starting here, 0 none */
     int contrast;             /* position of the last contrast word, -1 */
     int not_score[MAX_TOKENS];
@@ -306,6 +307,11 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
         const earshot__entry *e = earshot__grammar_entry(m->g, (size_t)ei);
         /* Evidence from misheard words counts for less. */
         double trust = 0.5 + 0.5 * span_conf(s, i, j);
+        /* "ten pounds" holds no rating: a phrase whose {score} falls on
+         * such a number does not match at all. */
+        if (slot_at >= 0 && s->not_score[slot_at] &&
+            (e->kind == ENTRY_TEMPLATE || e->kind == ENTRY_CUE))
+            continue;
         switch (e->kind) {
         case ENTRY_TEMPLATE: {
             int whole = i == 0 && j == s->n;
@@ -315,7 +321,7 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
             ev *= e->weight * trust;
             if (ev > m->evidence[e->target])
                 m->evidence[e->target] = ev;
-            if (slot_at >= 0 && !s->not_score[slot_at]) {
+            if (slot_at >= 0) {
                 int strength = (int)len + (whole ? 100 : 0);
                 if (strength > s->score_strength) {
                     s->score_strength = strength;
@@ -329,7 +335,7 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
                 m->seen[ei] = m->stamp;
                 m->evidence[e->target] += e->weight * trust;
             }
-            if (slot_at >= 0 && !s->not_score[slot_at] && (int)len > s->score_strength) {
+            if (slot_at >= 0 && (int)len > s->score_strength) {
                 s->score_strength = (int)len;
                 s->score = s->num[slot_at];
             }
@@ -357,6 +363,9 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
             break;
         case ENTRY_CONTRAST:
             s->contrast = (int)i;
+            break;
+        case ENTRY_HYPOTHETICAL:
+            s->hypo[j - 1] = 1;
             break;
         case ENTRY_NOT_SCORE:
             for (size_t k = i; k < j; k++)
@@ -434,6 +443,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     memset(s->pol, 0, n * sizeof *s->pol);
     memset(s->pol_len, 0, n * sizeof *s->pol_len);
     memset(s->negator, 0, n * sizeof *s->negator);
+    memset(s->hypo, 0, n * sizeof *s->hypo);
     memset(s->inten, 0, n * sizeof *s->inten);
     memset(s->not_score, 0, n * sizeof *s->not_score);
     s->score_strength = 0;
@@ -476,6 +486,11 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
      * weighted toward what follows a contrast ("lovely but far too
      * slow" is a complaint). */
     double sum = 0, pos = 0, neg = 0;
+    /* A negator inside a polar phrase ("never arrived", "no problems")
+     * belongs to that phrase and must not flip the next one. */
+    for (size_t i = 0; i < s->n; i++)
+        for (int k = 0; k < s->pol_len[i]; k++)
+            s->negator[i + (size_t)k] = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->pol_len[i])
             continue;
@@ -483,7 +498,14 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
         for (size_t k = i >= 3 ? i - 3 : 0; k < i; k++) {
             if (s->negator[k] && !(s->contrast >= 0 && (size_t)s->contrast > k &&
                                    (size_t)s->contrast < i)) {
-                v = -v * 0.8;
+                v = -v;
+                break;
+            }
+        }
+        /* "it would be great if ..." wishes rather than judges. */
+        for (size_t k = i >= 3 ? i - 3 : 0; k < i; k++) {
+            if (s->hypo[k]) {
+                v *= 0.25;
                 break;
             }
         }

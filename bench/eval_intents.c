@@ -1,0 +1,278 @@
+/* eval_intents.c - accuracy of the intent core on a labelled TSV
+ * (../shared/eval/dev/utterances.tsv format).
+ *
+ *   eval_intents [--grammar DIR] [--verbose] TSV            text path
+ *   eval_intents [--grammar DIR] [--verbose] --wav DIR TSV  speech path:
+ *       DIR/<id>.wav through the recogniser, then the same scoring, plus
+ *       word error rate of the transcript against the row's text
+ *   eval_intents --speed N TSV   analyses N utterances (cycling the TSV) and
+ *       prints utterances per second on one core
+ *
+ * Prints intent accuracy, score-slot exact accuracy, topic micro-F1 and
+ * sentiment accuracy; --verbose lists every mistake. */
+#include "earshot.h"
+#include "../tests/wer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct row {
+    char id[64], intent[32], topics[256], sentiment[16], text[1024];
+    int score;
+} row;
+
+static size_t load(const char *path, row **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "eval_intents: cannot read %s\n", path);
+        exit(1);
+    }
+    char line[2048];
+    size_t n = 0, cap = 0;
+    row *rows = NULL;
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        exit(1);
+    }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 256;
+            rows = realloc(rows, cap * sizeof *rows);
+        }
+        row *r = &rows[n];
+        char *f1 = strtok(line, "\t"), *f2 = strtok(NULL, "\t"), *f3 = strtok(NULL, "\t"),
+             *f4 = strtok(NULL, "\t"), *f5 = strtok(NULL, "\t"), *f6 = strtok(NULL, "\t");
+        if (!f6)
+            continue;
+        snprintf(r->id, sizeof r->id, "%s", f1);
+        snprintf(r->intent, sizeof r->intent, "%s", f2);
+        r->score = strcmp(f3, "-") ? atoi(f3) : -1;
+        snprintf(r->topics, sizeof r->topics, "%s", strcmp(f4, "-") ? f4 : "");
+        snprintf(r->sentiment, sizeof r->sentiment, "%s", f5);
+        snprintf(r->text, sizeof r->text, "%s", f6);
+        n++;
+    }
+    fclose(f);
+    *out = rows;
+    return n;
+}
+
+static int has_topic(const char *list, const char *t)
+{
+    size_t len = strlen(t);
+    for (const char *p = list; (p = strstr(p, t)); p += len)
+        if ((p == list || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+            return 1;
+    return 0;
+}
+
+typedef struct stats {
+    size_t n, intent_ok, score_n, score_ok, sent_ok, tp, fp, fn;
+    long wer_err;
+    size_t wer_words;
+} stats;
+
+static void score_row(stats *st, const row *r, const char *text, const earshot_analysis *a,
+                      int verbose)
+{
+    st->n++;
+    int iok = !strcmp(a->intent, r->intent);
+    st->intent_ok += iok;
+    int sok = 1;
+    if (r->score >= 0) {
+        st->score_n++;
+        sok = a->score == r->score;
+        st->score_ok += sok;
+    }
+    int senok = !strcmp(a->sentiment, r->sentiment);
+    st->sent_ok += senok;
+    char got[256] = "";
+    int tok = 1;
+    for (size_t i = 0; i < a->n_topics; i++) {
+        if (has_topic(r->topics, a->topics[i]))
+            st->tp++;
+        else
+            st->fp++, tok = 0;
+        if (i)
+            strcat(got, ",");
+        strncat(got, a->topics[i], sizeof got - strlen(got) - 1);
+    }
+    char want[256];
+    snprintf(want, sizeof want, "%s", r->topics);
+    for (char *t = strtok(want, ","); t; t = strtok(NULL, ",")) {
+        if (!has_topic(got, t))
+            st->fn++, tok = 0;
+    }
+    if (verbose && (!iok || !sok || !senok || !tok)) {
+        printf("%s %s\n", r->id, text);
+        if (!iok)
+            printf("    intent %s, want %s (conf %.2f)\n", a->intent, r->intent, a->confidence);
+        if (!sok)
+            printf("    score %d, want %d\n", a->score, r->score);
+        if (!senok)
+            printf("    sentiment %s (%.2f), want %s\n", a->sentiment, a->sentiment_score,
+                   r->sentiment);
+        if (!tok)
+            printf("    topics [%s], want [%s]\n", got, r->topics);
+    }
+}
+
+static void report(const stats *st, const char *what)
+{
+    double p = st->tp + st->fp ? (double)st->tp / (double)(st->tp + st->fp) : 1.0;
+    double rc = st->tp + st->fn ? (double)st->tp / (double)(st->tp + st->fn) : 1.0;
+    double f1 = p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+    printf("%s: %zu utterances\n", what, st->n);
+    printf("  intent accuracy     %5.1f %% (%zu/%zu)\n", 100.0 * st->intent_ok / st->n,
+           st->intent_ok, st->n);
+    printf("  score exact         %5.1f %% (%zu/%zu)\n",
+           st->score_n ? 100.0 * st->score_ok / st->score_n : 100.0, st->score_ok, st->score_n);
+    printf("  topic micro-F1      %5.3f (precision %.3f, recall %.3f)\n", f1, p, rc);
+    printf("  sentiment accuracy  %5.1f %% (%zu/%zu)\n", 100.0 * st->sent_ok / st->n,
+           st->sent_ok, st->n);
+    if (st->wer_words)
+        printf("  word error rate     %5.1f %% (%ld/%zu)\n",
+               100.0 * st->wer_err / st->wer_words, st->wer_err, st->wer_words);
+}
+
+typedef struct speech_ctx {
+    char text[4096];
+    earshot_analysis a;
+    char topics[256];
+    const char *topic_ptrs[16];
+    char intent[32], sentiment[16];
+    int have;
+} speech_ctx;
+
+/* Keeps the analysis of the utterance with the most words: a file holds
+ * one customer sentence, and stray noise may make a second tiny one. */
+static int on_utt(const earshot_utterance *u, void *user)
+{
+    speech_ctx *c = user;
+    if (c->text[0])
+        strncat(c->text, " ", sizeof c->text - strlen(c->text) - 1);
+    strncat(c->text, u->text, sizeof c->text - strlen(c->text) - 1);
+    if (u->analysis && (!c->have || u->n_words > 2)) {
+        c->have = 1;
+        c->a = *u->analysis;
+        snprintf(c->intent, sizeof c->intent, "%s", u->analysis->intent);
+        snprintf(c->sentiment, sizeof c->sentiment, "%s", u->analysis->sentiment);
+        c->a.intent = c->intent;
+        c->a.sentiment = c->sentiment;
+        size_t off = 0;
+        for (size_t i = 0; i < u->analysis->n_topics && i < 16; i++) {
+            size_t len = strlen(u->analysis->topics[i]) + 1;
+            memcpy(c->topics + off, u->analysis->topics[i], len);
+            c->topic_ptrs[i] = c->topics + off;
+            off += len;
+        }
+        c->a.topics = c->topic_ptrs;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *grammar = NULL, *wav = NULL, *tsv = NULL;
+    int verbose = 0;
+    long speed = 0;
+    double weight = -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
+            grammar = argv[++i];
+        else if (!strcmp(argv[i], "--wav") && i + 1 < argc)
+            wav = argv[++i];
+        else if (!strcmp(argv[i], "--speed") && i + 1 < argc)
+            speed = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--domain-weight") && i + 1 < argc)
+            weight = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--verbose"))
+            verbose = 1;
+        else
+            tsv = argv[i];
+    }
+    if (!tsv) {
+        fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
+                        "[--domain-weight W] TSV\n");
+        return 2;
+    }
+    row *rows;
+    size_t n = load(tsv, &rows);
+    stats st = {0};
+    if (!wav) {
+        earshot_intents *g = NULL;
+        if (earshot_intents_open(&g, grammar) != EARSHOT_OK) {
+            fprintf(stderr, "%s\n", earshot_intents_errmsg(g));
+            return 1;
+        }
+        earshot_analysis a;
+        if (speed > 0) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+            for (long k = 0; k < speed; k++)
+                earshot_intents_analyze(g, rows[(size_t)k % n].text, &a);
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+            double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+            printf("analyze: %ld utterances in %.3f s CPU: %.0f utterances/s on one core\n",
+                   speed, s, (double)speed / s);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                earshot_intents_analyze(g, rows[i].text, &a);
+                score_row(&st, &rows[i], rows[i].text, &a, verbose);
+            }
+            report(&st, "text path");
+        }
+        earshot_intents_close(g);
+        free(rows);
+        return 0;
+    }
+    speech_ctx c;
+    earshot_config cfg = earshot_config_default();
+    cfg.grammar_dir = grammar;
+    if (weight >= 0)
+        cfg.domain_weight = weight;
+    cfg.on_utterance = on_utt;
+    cfg.utterance_user = &c;
+    earshot *e = NULL;
+    if (earshot_open(&e, &cfg) != EARSHOT_OK) {
+        fprintf(stderr, "%s\n", earshot_errmsg(e));
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.wav", wav, rows[i].id);
+        memset(&c, 0, sizeof c);
+        earshot_audio *a = NULL;
+        if (earshot_audio_open_file(&a, path) != EARSHOT_OK) {
+            fprintf(stderr, "eval_intents: %s: %s\n", path, earshot_audio_errmsg(a));
+            earshot_audio_close(a);
+            continue;
+        }
+        int16_t buf[4096];
+        long k;
+        while ((k = earshot_audio_read(a, buf, 4096)) > 0)
+            earshot_feed(e, buf, (size_t)k);
+        earshot_flush(e);
+        earshot_audio_close(a);
+        size_t words = 0;
+        long err = wer_errors(rows[i].text, c.text, &words);
+        st.wer_err += err;
+        st.wer_words += words;
+        if (!c.have) {
+            c.a = (earshot_analysis){.intent = "other", .score = -1, .sentiment = "neutral"};
+        }
+        if (verbose && err)
+            printf("%s heard \"%s\" (%ld word errors)\n", rows[i].id, c.text, err);
+        score_row(&st, &rows[i], c.text, &c.a, verbose);
+    }
+    report(&st, "speech path");
+    earshot_close(e);
+    free(rows);
+    return 0;
+}
