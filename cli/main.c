@@ -26,15 +26,21 @@ static const char *const main_usage =
     "  -V, --version  print the version\n";
 
 static const char *const transcribe_usage =
-    "usage: earshot transcribe [--json] [--model DIR] [--verbose] FILE...\n"
+    "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
+    "                          [--verbose] FILE...\n"
     "\n"
     "Recognises each audio file offline (WAV, FLAC, OGG, ...; any sample rate\n"
     "and channel count) and prints one line per utterance:\n"
-    "  FILE START-END: text          (seconds)\n"
+    "  FILE START-END: text [intent confidence score=N sentiment topics]\n"
     "\n"
     "options:\n"
     "  --json        one JSON object per utterance: file, start, end, text,\n"
-    "                confidence (0..1) and words (word, start, end, confidence)\n"
+    "                confidence (0..1), words (word, start, end, confidence),\n"
+    "                intent, intent_confidence, slots, sentiment, sentiment_score,\n"
+    "                topics\n"
+    "  --grammar DIR grammar folder for intents and the domain language model\n"
+    "                (default: the installed en-us grammar)\n"
+    "  --no-analyze  transcripts only: no intents, generic language model\n"
     "  --model DIR   a PocketSphinx model folder (acoustic model, *.dict, LM);\n"
     "                default " EARSHOT_DEFAULT_MODEL_DIR "\n"
     "  --verbose     show PocketSphinx's own log\n"
@@ -302,7 +308,10 @@ static int print_utterance(const earshot_utterance *u, void *user)
     progress_clear(t);
     t->utterances++;
     if (!t->json) {
-        printf("%s %.2f-%.2f: %s\n", t->file, u->start, u->end, u->text);
+        printf("%s %.2f-%.2f: %s", t->file, u->start, u->end, u->text);
+        if (u->analysis)
+            text_analysis(stdout, u->analysis);
+        putchar('\n');
     } else {
         fputs("{\"file\":", stdout);
         json_str(stdout, t->file);
@@ -316,7 +325,10 @@ static int print_utterance(const earshot_utterance *u, void *user)
             printf(",\"start\":%.2f,\"end\":%.2f,\"confidence\":%.3f}", w->start, w->end,
                    w->confidence);
         }
-        fputs("]}\n", stdout);
+        fputc(']', stdout);
+        if (u->analysis)
+            json_analysis(stdout, u->analysis);
+        fputs("}\n", stdout);
     }
     fflush(stdout);
     return 0;
@@ -398,6 +410,12 @@ static int cmd_transcribe(int argc, char **argv)
             t.json = 1;
         } else if (!strcmp(a, "--verbose")) {
             cfg.verbose = 1;
+        } else if (!strcmp(a, "--no-analyze")) {
+            cfg.analyze = 0;
+        } else if (!strcmp(a, "--grammar")) {
+            if (i + 1 >= argc)
+                return usage_error("transcribe ", "option '%s' needs a folder", a);
+            cfg.grammar_dir = argv[++i];
         } else if (!strcmp(a, "--model") || !strncmp(a, "--model=", 8)) {
             if (a[7] == '=') {
                 cfg.model_dir = a + 8;

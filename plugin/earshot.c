@@ -1,12 +1,16 @@
 /* earshot.c - the handle: configuration, errors, and the feeding loop that
  * turns a caller's arbitrary chunks into the decoder's fixed blocks. */
 #include "earshot.h"
+#include "domain_lm.h"
+#include "grammar.h"
+#include "intent.h"
 #include "recognizer.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* pocketsphinx_continuous reads 2048 samples at a time and asks the
  * voice-activity detector after each read. Doing the same here makes the
@@ -18,8 +22,12 @@ enum { BLOCK = 2048 };
 struct earshot {
     earshot_config cfg;
     /* Copies of the config's strings: the caller's may not outlive open. */
-    char *model_dir, *hmm, *dict, *lm;
+    char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir;
     earshot__recognizer *rec;
+    earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
+    earshot__matcher *matcher;
+    double *conf;              /* word confidences for the matcher */
+    size_t conf_cap;
     int16_t block[BLOCK];
     size_t block_len;
     uint64_t samples; /* fed since the stream began */
@@ -57,6 +65,10 @@ earshot_config earshot_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .verbose = 0,
+        .analyze = 1,
+        .grammar_dir = NULL,
+        .domain_weight = 0.3,
+        .cache_dir = NULL,
     };
 }
 
@@ -79,6 +91,61 @@ static int dup_str(char **dst, const char *src)
     return *dst != NULL;
 }
 
+/* Collects every grammar problem into errmsg, one per line. */
+static void grammar_diag(const char *file, int line, int col, const char *msg, void *user)
+{
+    earshot *e = user;
+    size_t len = strlen(e->errmsg);
+    if (len + 2 >= sizeof e->errmsg)
+        return;
+    if (len)
+        e->errmsg[len++] = '\n';
+    if (line > 0)
+        snprintf(e->errmsg + len, sizeof e->errmsg - len, "%s:%d:%d: %s", file, line, col, msg);
+    else
+        snprintf(e->errmsg + len, sizeof e->errmsg - len, "%s%s%s", file, file[0] ? ": " : "",
+                 msg);
+}
+
+static int open_grammar(earshot *e)
+{
+    const char *dir = e->grammar_dir ? e->grammar_dir : earshot_default_grammar_dir();
+    e->errmsg[0] = '\0';
+    e->grammar = earshot__grammar_load(dir, grammar_diag, e);
+    if (!e->grammar)
+        return EARSHOT_GRAMMAR;
+    if (earshot__grammar_n_errors(e->grammar))
+        return EARSHOT_GRAMMAR;
+    e->matcher = earshot__matcher_new(e->grammar, e->errmsg, sizeof e->errmsg);
+    return e->matcher ? EARSHOT_OK : EARSHOT_GRAMMAR;
+}
+
+/* Sits between the recogniser and the caller's callback: adds the
+ * analysis, weighing each word by the recogniser's confidence in it. */
+static int analyze_utterance(const earshot_utterance *u, void *user)
+{
+    earshot *e = user;
+    earshot_utterance copy = *u;
+    earshot_analysis a;
+    if (e->matcher) {
+        double *conf = e->conf;
+        if (u->n_words > e->conf_cap) {
+            conf = realloc(e->conf, u->n_words * sizeof *conf);
+            if (conf) {
+                e->conf = conf;
+                e->conf_cap = u->n_words;
+            }
+        }
+        if (conf && u->n_words <= e->conf_cap)
+            for (size_t i = 0; i < u->n_words; i++)
+                conf[i] = u->words[i].confidence;
+        if (earshot__matcher_analyze(e->matcher, u->text, conf ? conf : NULL,
+                                     conf ? u->n_words : 0, &a) == EARSHOT_OK)
+            copy.analysis = &a;
+    }
+    return e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+}
+
 int earshot_open(earshot **out, const earshot_config *cfg)
 {
     if (!out)
@@ -93,19 +160,38 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     if (!dup_str(&e->model_dir, cfg->model_dir) || !dup_str(&e->hmm, cfg->hmm) ||
         !dup_str(&e->dict, cfg->dict) || !dup_str(&e->lm, cfg->lm))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
+    if (!dup_str(&e->grammar_dir, cfg->grammar_dir) || !dup_str(&e->cache_dir, cfg->cache_dir))
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
     e->cfg.model_dir = e->model_dir;
     e->cfg.hmm = e->hmm;
     e->cfg.dict = e->dict;
     e->cfg.lm = e->lm;
+    e->cfg.grammar_dir = e->grammar_dir;
+    e->cfg.cache_dir = e->cache_dir;
+    int rc = EARSHOT_OK;
+    char domain[1100] = "";
+    int domain_temp = 0;
+    if (cfg->analyze) {
+        rc = open_grammar(e);
+        if (rc != EARSHOT_OK)
+            return rc;
+        if (cfg->domain_weight > 0 &&
+            earshot__domain_lm_file(e->grammar, e->cache_dir, domain, sizeof domain,
+                                    &domain_temp, e->errmsg, sizeof e->errmsg) != 0)
+            return set_error(e, EARSHOT_GRAMMAR, "domain language model: %s", e->errmsg);
+    }
     const char *dir = e->model_dir;
     if (!dir && !(e->hmm && e->dict && e->lm))
         dir = EARSHOT_DEFAULT_MODEL_DIR;
     earshot__model_paths paths;
-    int rc = earshot__model_resolve(&paths, dir, e->hmm, e->dict, e->lm, e->errmsg,
-                                    sizeof e->errmsg);
+    rc = earshot__model_resolve(&paths, dir, e->hmm, e->dict, e->lm, e->errmsg,
+                                sizeof e->errmsg);
     if (rc == EARSHOT_OK)
-        rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose, e->errmsg,
-                                      sizeof e->errmsg);
+        rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
+                                      domain[0] ? domain : NULL, cfg->domain_weight,
+                                      e->errmsg, sizeof e->errmsg);
+    if (domain_temp)
+        unlink(domain);
     if (rc != EARSHOT_OK && e->cfg.on_log)
         e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);
     return rc;
@@ -133,8 +219,7 @@ static void dither_zeros(earshot *e)
 static int run_block(earshot *e)
 {
     dither_zeros(e);
-    int rc = earshot__recognizer_process(e->rec, e->block, e->block_len,
-                                         e->cfg.on_utterance, e->cfg.utterance_user);
+    int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
     e->block_len = 0;
     if (rc == EARSHOT_DECODER)
         return set_error(e, rc, "the decoder failed on the audio near %.2f s",
@@ -184,7 +269,7 @@ int earshot_flush(earshot *e)
         rc = run_block(e);
     if (rc != EARSHOT_OK && rc != EARSHOT_STOPPED)
         return rc;
-    int r = earshot__recognizer_finish(e->rec, e->cfg.on_utterance, e->cfg.utterance_user);
+    int r = earshot__recognizer_finish(e->rec, analyze_utterance, e);
     e->samples = 0;
     e->dither = 0;
     if (r == EARSHOT_DECODER)
@@ -211,6 +296,11 @@ void earshot_close(earshot *e)
     if (!e)
         return;
     earshot__recognizer_close(e->rec);
+    earshot__matcher_free(e->matcher);
+    earshot__grammar_free(e->grammar);
+    free(e->conf);
+    free(e->grammar_dir);
+    free(e->cache_dir);
     free(e->model_dir);
     free(e->hmm);
     free(e->dict);

@@ -146,8 +146,10 @@ typedef struct earshot_config {
     /* The grammar folder. NULL: earshot_default_grammar_dir(). */
     const char *grammar_dir;
     /* Weight of the domain language model compiled from the grammar's
-     * templates, interpolated with the generic model: 0 leaves the generic
-     * model alone; default 0.5. */
+     * templates. Its probability is added, at this weight, to the generic
+     * model's (which keeps weight 1), so in-domain phrases get likelier
+     * while other speech keeps its generic probability. 0 leaves the
+     * generic model alone; default 0.3. */
     double domain_weight;
     /* Where compiled domain models are cached (by content hash). NULL:
      * $XDG_CACHE_HOME/earshot or ~/.cache/earshot; if neither can be

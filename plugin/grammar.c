@@ -372,6 +372,7 @@ static node *parse_alt(parser *p, char close)
     if (!alt)
         return NULL;
     for (;;) {
+        skip_ws(p);
         int cs = col(p);
         node *seq = parse_seq(p, close);
         if (!seq) {
@@ -640,7 +641,7 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
                       lineno, NULL);
             return;
         }
-        if ((at = prefix(s, "cue", &w, &hw))) {
+        if ((at = prefix(s, "cue", &w, &hw)) && hw) {
             if ((e = parse_expr_at(g, s, at, file, lineno)))
                 add_entry(g, ENTRY_CUE, st->target, w, file, lineno, e);
         } else if (!strncmp(s, "cue", 3) && (s[3] == ' ' || s[3] == ':')) {

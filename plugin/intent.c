@@ -298,6 +298,15 @@ static double span_conf(const scan *s, size_t i, size_t j)
     return j > i ? c / (double)(j - i) : 1.0;
 }
 
+/* Evidence from words the recogniser doubted counts for less: full weight
+ * from a posterior of 0.4 up (a correctly heard word often scores 0.5), down
+ * to 0.6 of it for a word it all but guessed. */
+static double word_trust(double conf)
+{
+    double t = 0.6 + conf;
+    return t > 1.0 ? 1.0 : t;
+}
+
 static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
 {
     earshot__matcher *m = s->m;
@@ -306,7 +315,7 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
         int ei = m->hits[h].entry;
         const earshot__entry *e = earshot__grammar_entry(m->g, (size_t)ei);
         /* Evidence from misheard words counts for less. */
-        double trust = 0.5 + 0.5 * span_conf(s, i, j);
+        double trust = word_trust(span_conf(s, i, j));
         /* "ten pounds" holds no rating: a phrase whose {score} falls on
          * such a number does not match at all. */
         if (slot_at >= 0 && s->not_score[slot_at] &&
@@ -491,6 +500,12 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     for (size_t i = 0; i < s->n; i++)
         for (int k = 0; k < s->pol_len[i]; k++)
             s->negator[i + (size_t)k] = 0;
+    /* A contrast word weighs the two halves only when something polar
+     * follows it: "really friendly though" is plain praise. */
+    int contrast = -1;
+    for (size_t i = s->contrast >= 0 ? (size_t)s->contrast + 1 : s->n; i < s->n; i++)
+        if (s->pol_len[i])
+            contrast = s->contrast;
     for (size_t i = 0; i < s->n; i++) {
         if (!s->pol_len[i])
             continue;
@@ -513,9 +528,9 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
             v *= s->inten[i - 1];
         else if (i >= 2 && s->inten[i - 2] > 0 && s->inten[i - 1] > 0)
             v *= s->inten[i - 2];
-        if (s->contrast >= 0)
-            v *= (int)i > s->contrast ? 1.5 : 0.5;
-        v *= 0.5 + 0.5 * s->conf[i];
+        if (contrast >= 0)
+            v *= (int)i > contrast ? 1.5 : 0.5;
+        v *= word_trust(s->conf[i]);
         sum += v;
         if (v > 0)
             pos += v;

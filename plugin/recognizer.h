@@ -21,8 +21,11 @@ int earshot__model_resolve(earshot__model_paths *p, const char *dir,
                            const char *hmm, const char *dict, const char *lm,
                            char *err, size_t errlen);
 
+/* domain_arpa, when set with domain_weight > 0, is interpolated with the
+ * model's own language model at that weight. */
 int earshot__recognizer_open(earshot__recognizer **out,
                              const earshot__model_paths *p, int verbose,
+                             const char *domain_arpa, double domain_weight,
                              char *err, size_t errlen);
 
 /* Decodes n samples. Each time voice activity ends an utterance, cb is

@@ -109,7 +109,7 @@ static void test_bad_inputs_never_stop_the_batch(void **state)
         {"bad", "is a directory, not an audio file"},
     };
     size_t nbad = sizeof bad / sizeof *bad;
-    char args[8192] = "transcribe '" GOOD "'";
+    char args[8192] = "transcribe --no-analyze '" GOOD "'";
     for (size_t i = 0; i < nbad; i++) {
         size_t l = strlen(args);
         snprintf(args + l, sizeof args - l, " '%s/%s'", td(), bad[i].file);
@@ -129,10 +129,10 @@ static void test_bad_inputs_never_stop_the_batch(void **state)
     /* One line per bad file plus the summary: nothing else on stderr. */
     assert_int_equal(count_lines(r.err), nbad + 1);
     /* Both good files came out, and so did what the truncated WAV held. */
-    const char *first = strstr(r.out, GOOD " 0.21-2.80: he was not an illness those young man\n");
+    const char *first = strstr(r.out, GOOD " 0.21-2.74: he was not until this blows young man\n");
     assert_non_null(first);
-    assert_non_null(strstr(first + 1, GOOD " 0.21-2.80: he was not"));
-    assert_non_null(strstr(r.out, "bad/truncated.wav 0.21-1.17: he was not\n"));
+    assert_non_null(strstr(first + 1, GOOD " 0.21-2.74: he was not"));
+    assert_non_null(strstr(r.out, "bad/truncated.wav 0.21-0.98: he was not\n"));
     run_free(&r);
 }
 
@@ -160,7 +160,7 @@ static void test_unreadable_model_folder(void **state)
     /* A model folder given explicitly works like the default. */
     r = run("transcribe --model /usr/share/pocketsphinx/model/en-us '" GOOD "'");
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "he was not an illness those young man"));
+    assert_non_null(strstr(r.out, GOOD " 0.21-2.74: he was not"));
     run_free(&r);
 }
 
@@ -170,16 +170,88 @@ static void test_json_output(void **state)
     assert_int_equal(r.status, 0);
     assert_string_equal(r.err, "");
     assert_int_equal(count_lines(r.out), 1);
-    const char *keys[] = {"{\"file\":\"" GOOD "\"", "\"start\":0.21", "\"end\":2.80",
-                          "\"text\":\"he was not an illness those young man\"",
-                          "\"confidence\":0.", "\"words\":[{\"word\":\"he\",\"start\":0.21"};
+    const char *keys[] = {"{\"file\":\"" GOOD "\"", "\"start\":0.21", "\"end\":2.74",
+                          "\"text\":\"he was not until dispose young man\"",
+                          "\"confidence\":0.", "\"words\":[{\"word\":\"he\",\"start\":0.21",
+                          "\"intent\":\"other\"", "\"slots\":{}", "\"sentiment\":\"neutral\"",
+                          "\"topics\":[]}"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(strstr(r.out, keys[i]));
     /* One word object per recognised word. */
     size_t words = 0;
     for (const char *p = r.out; (p = strstr(p, "{\"word\":")); p++)
         words++;
-    assert_int_equal(words, 8);
+    assert_int_equal(words, 7);
+    run_free(&r);
+
+    /* The bundled sample: a complaint, praise and a rating, with the slot. */
+    r = run("transcribe --json examples/sample.wav");
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 3);
+    assert_non_null(strstr(r.out, "\"intent\":\"complaint\""));
+    assert_non_null(strstr(r.out, "\"topics\":[\"wait_time\"]"));
+    assert_non_null(strstr(r.out, "\"intent\":\"praise\""));
+    assert_non_null(strstr(r.out, "\"text\":\"i would give you an eight out of ten\""));
+    assert_non_null(strstr(r.out, "\"intent\":\"nps\""));
+    assert_non_null(strstr(r.out, "\"slots\":{\"score\":8}"));
+    run_free(&r);
+}
+
+static void test_analyze(void **state)
+{
+    run_result r = run("analyze --json 'i would give it a solid nine'");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "{\"text\":\"i would give it a solid nine\",\"intent\":\"nps\","
+                                  "\"confidence\":0."));
+    assert_non_null(strstr(r.out, ",\"slots\":{\"score\":9},\"sentiment\":\"positive\","
+                                  "\"sentiment_score\":0.750,\"topics\":[]}\n"));
+    assert_int_equal(count_lines(r.out), 1);
+    run_free(&r);
+
+    /* Lines on stdin, one utterance each; unmatched speech is kept as other. */
+    char in[600];
+    snprintf(in, sizeof in, "%s/in.txt", tmpdir);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    fputs("please cancel my contract\nthe app keeps crashing\nlet me find my glasses\n", f);
+    fclose(f);
+    r = run("analyze < '%s'", in);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_lines(r.out), 3);
+    assert_non_null(strstr(r.out, "please cancel my contract [cancel "));
+    assert_non_null(strstr(r.out, "the app keeps crashing [complaint "));
+    assert_non_null(strstr(r.out, "let me find my glasses [other "));
+    run_free(&r);
+}
+
+/* A grammar folder with a typo: every error as FILE:LINE:COL, exit 1. */
+static void test_grammar_check_typo(void **state)
+{
+    char gdir[600], path[700];
+    snprintf(gdir, sizeof gdir, "%s/grammar", tmpdir);
+    mkdir(gdir, 0700);
+    snprintf(path, sizeof path, "%s/intents.grammar", gdir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("[intent cancel]\n"
+          "cancel my <acount>\n"
+          "(close | end my account\n",
+          f);
+    fclose(f);
+    run_result r = run("grammar check --no-dict '%s'", gdir);
+    char want[2048];
+    snprintf(want, sizeof want,
+             "earshot: %s:2:11: unknown rule <acount>\n", path);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, want));
+    snprintf(want, sizeof want, "earshot: %s:3:1: '(' is never closed\n", path);
+    assert_non_null(strstr(r.err, want));
+    assert_int_equal(count_lines(r.err), 2);
+    run_free(&r);
+
+    r = run("grammar check grammars/en-us");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "grammars/en-us: ok\n");
     run_free(&r);
 }
 
@@ -222,6 +294,8 @@ int main(void)
         cmocka_unit_test(test_bad_inputs_never_stop_the_batch),
         cmocka_unit_test(test_unreadable_model_folder),
         cmocka_unit_test(test_json_output),
+        cmocka_unit_test(test_analyze),
+        cmocka_unit_test(test_grammar_check_typo),
         cmocka_unit_test(test_help_version_usage),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
