@@ -51,7 +51,8 @@ static run_result run(const char *fmt, ...)
     snprintf(out, sizeof out, "%s/out", tmpdir);
     snprintf(err, sizeof err, "%s/err", tmpdir);
     const char *bin = getenv("EARSHOT_BIN");
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", bin ? bin : "build/earshot",
+    /* stdin is /dev/null unless ARGS redirects it (a later '<' wins). */
+    snprintf(cmd, sizeof cmd, "'%s' </dev/null %s >'%s' 2>'%s'", bin ? bin : "build/earshot",
              args, out, err);
     int st = system(cmd);
     run_result r = {WIFEXITED(st) ? WEXITSTATUS(st) : -1, slurp(out), slurp(err)};
