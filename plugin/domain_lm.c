@@ -151,7 +151,7 @@ static int on_sequence(const int *toks, size_t n, void *user)
     size_t k = 0;
     s[k++] = b->bos;
     for (size_t i = 0; i < n && k < 258; i++)
-        if (toks[i] != TOK_START)
+        if (toks[i] != TOK_START && toks[i] != TOK_END)
             s[k++] = toks[i];
     s[k++] = b->eos;
     fill_numbers(b, s, k, 0);

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-enum { N_WORD, N_SEQ, N_ALT, N_OPT, N_RULE, N_SLOT, N_START, N_ANYNUM };
+enum { N_WORD, N_SEQ, N_ALT, N_OPT, N_RULE, N_SLOT, N_START, N_ANYNUM, N_END };
 
 typedef struct earshot__node {
     int type;
@@ -304,11 +304,11 @@ static node *parse_item(parser *p)
         }
         return n;
     }
-    if (c == '^') {
+    if (c == '^' || c == '$') {
         p->pos++;
-        node *n = node_new(p->g, N_START, p->file, p->line, c0);
+        node *n = node_new(p->g, c == '^' ? N_START : N_END, p->file, p->line, c0);
         if (n)
-            n->word = TOK_START;
+            n->word = c == '^' ? TOK_START : TOK_END;
         return n;
     }
     if (is_word_char((unsigned char)c)) {
@@ -637,8 +637,8 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
                                            "negative W'");
                 return;
             }
-            add_entry(g, ENTRY_FROM_SENTIMENT, st->target, pol[0] == 'p' ? f : -f, file,
-                      lineno, NULL);
+            add_entry(g, pol[0] == 'p' ? ENTRY_FROM_POSITIVE : ENTRY_FROM_NEGATIVE, st->target,
+                      f, file, lineno, NULL);
             return;
         }
         if ((at = prefix(s, "cue", &w, &hw)) && hw) {
@@ -963,6 +963,7 @@ static void walk(expand_ctx *c, const pending *p)
     case N_WORD:
     case N_SLOT:
     case N_START:
+    case N_END:
     case N_ANYNUM:
         if (c->n >= sizeof c->toks / sizeof *c->toks) {
             c->stop = 1;

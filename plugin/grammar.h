@@ -22,14 +22,15 @@ typedef enum earshot__entry_kind {
     ENTRY_HYPOTHETICAL, /* [sentiment] hypothetical: would | could | if */
     ENTRY_NUMBER,      /* [numbers] N: ... */
     ENTRY_NOT_SCORE,   /* [numbers] not_score: a number here is no rating */
-    ENTRY_FROM_SENTIMENT, /* [intent X] sentiment positive|negative W; no expr;
-                             weight > 0 positive, < 0 negative */
+    ENTRY_FROM_POSITIVE, /* [intent X] sentiment positive W; no expr */
+    ENTRY_FROM_NEGATIVE, /* [intent X] sentiment negative W; no expr */
 } earshot__entry_kind;
 
 /* Special token ids inside expanded sequences. */
 #define TOK_SLOT_SCORE (-2) /* {score}: a number word 0..10 */
 #define TOK_START (-3)      /* ^: the start of the utterance */
 #define TOK_ANY_NUMBER (-4) /* <number>: any number word 0..10 */
+#define TOK_END (-5)        /* $: the end of the utterance */
 
 typedef struct earshot__entry {
     earshot__entry_kind kind;

@@ -24,6 +24,9 @@
 #include <string.h>
 
 #define MAX_TOKENS 256
+#ifndef SOFT_WEIGHT
+#define SOFT_WEIGHT 0.3 /* soft word evidence, see build_assoc() */
+#endif
 #define MAX_EXPANSIONS 20000 /* per entry: more is a grammar mistake */
 
 typedef struct hit {
@@ -66,6 +69,9 @@ struct earshot__matcher {
     size_t n_edges, cap_edges; /* cap is a power of two */
     /* number words: vocabulary id -> value, -1 if not a number */
     int *number_of;
+    /* word -> intent association learnt from the grammar's own phrases:
+     * n_words x n_intents, 0 for words that say nothing */
+    float *assoc;
     size_t n_intents, n_topics, n_entries;
     int other; /* index of the "other" intent, or -1 */
     /* per-utterance scratch */
@@ -202,6 +208,69 @@ static int add_sequence(const int *toks, size_t n, void *user)
     return 0;
 }
 
+typedef struct assoc_ctx {
+    earshot__matcher *m;
+    unsigned char *used; /* per word: seen in this entry */
+} assoc_ctx;
+
+static int mark_words(const int *toks, size_t n, void *user)
+{
+    assoc_ctx *c = user;
+    for (size_t i = 0; i < n; i++)
+        if (toks[i] >= 0)
+            c->used[toks[i]] = 1;
+    return 0;
+}
+
+/* Soft evidence for phrasings no line foresaw: a word that the grammar
+ * uses for one or two intents only ("refund", "supervisor", "delete")
+ * points to them wherever it appears. Each word's weight is its share of
+ * the grammar lines using it, per intent, scaled by how few intents use
+ * it; words spread over many intents ("the", "my", "please") get none. */
+static int build_assoc(earshot__matcher *m)
+{
+    size_t nw = earshot__grammar_n_words(m->g), ni = m->n_intents;
+    if (!nw || !ni)
+        return 1;
+    float *cnt = calloc(nw * ni, sizeof *cnt);
+    unsigned char *used = calloc(nw, 1);
+    m->assoc = calloc(nw * ni, sizeof *m->assoc);
+    if (!cnt || !used || !m->assoc) {
+        free(cnt);
+        free(used);
+        return 0;
+    }
+    assoc_ctx c = {m, used};
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const earshot__entry *e = earshot__grammar_entry(m->g, i);
+        if ((e->kind != ENTRY_TEMPLATE && e->kind != ENTRY_CUE) || e->weight <= 0 || !e->expr)
+            continue;
+        memset(used, 0, nw);
+        earshot__grammar_expand(m->g, e, 2000, mark_words, &c);
+        for (size_t w = 0; w < nw; w++)
+            if (used[w])
+                cnt[w * ni + (size_t)e->target] += 1.0f;
+    }
+    for (size_t w = 0; w < nw; w++) {
+        if (m->number_of[w] >= 0)
+            continue;
+        float total = 0;
+        size_t spread = 0;
+        for (size_t k = 0; k < ni; k++) {
+            total += cnt[w * ni + k];
+            spread += cnt[w * ni + k] > 0;
+        }
+        if (!spread || spread > 2)
+            continue;
+        float idf = spread == 1 ? 1.0f : 0.5f;
+        for (size_t k = 0; k < ni; k++)
+            m->assoc[w * ni + k] = idf * cnt[w * ni + k] / total;
+    }
+    free(cnt);
+    free(used);
+    return 1;
+}
+
 typedef struct num_ctx {
     earshot__matcher *m;
     int value;
@@ -261,6 +330,8 @@ earshot__matcher *earshot__matcher_new(const earshot__grammar *g, char *err, siz
             return NULL;
         }
     }
+    if (!build_assoc(m))
+        goto nomem;
     return m;
 nomem:
     snprintf(err, errlen, "out of memory");
@@ -276,6 +347,7 @@ void earshot__matcher_free(earshot__matcher *m)
     free(m->hits);
     free(m->edges);
     free(m->number_of);
+    free(m->assoc);
     free(m->seen);
     free(m->evidence);
     free(m->topic_ev);
@@ -382,7 +454,8 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
                     s->not_score[k] = 1;
             break;
         case ENTRY_NUMBER:
-        case ENTRY_FROM_SENTIMENT:
+        case ENTRY_FROM_POSITIVE:
+        case ENTRY_FROM_NEGATIVE:
             break;
         }
     }
@@ -396,8 +469,12 @@ static void walk(scan *s, int node, size_t i, size_t j, int slot_at)
     earshot__matcher *m = s->m;
     if (m->first_hit[node] >= 0 && j > i)
         apply_hits(s, node, i, j, slot_at);
-    if (j >= s->n)
+    if (j >= s->n) {
+        int end = edge_get(m, node, TOK_END);
+        if (end >= 0 && m->first_hit[end] >= 0 && j > i)
+            apply_hits(s, end, i, j, slot_at);
         return;
+    }
     int next;
     if (s->tok[j] >= 0 && (next = edge_get(m, node, s->tok[j])) >= 0)
         walk(s, next, i, j + 1, slot_at);
@@ -542,13 +619,23 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
      * balance of the utterance's sentiment. */
     for (size_t i = 0; i < m->n_entries; i++) {
         const earshot__entry *e = earshot__grammar_entry(m->g, i);
-        if (e->kind != ENTRY_FROM_SENTIMENT)
+        if (e->kind != ENTRY_FROM_POSITIVE && e->kind != ENTRY_FROM_NEGATIVE)
             continue;
-        double mass = e->weight > 0 ? pos - 0.5 * neg : neg - 0.5 * pos;
+        double mass = e->kind == ENTRY_FROM_POSITIVE ? pos - 0.5 * neg : neg - 0.5 * pos;
         if (mass > 0)
-            m->evidence[e->target] += fabs(e->weight) * mass;
+            m->evidence[e->target] += e->weight * mass;
     }
 
+    if (m->assoc) {
+        size_t ni = m->n_intents;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->tok[i] < 0)
+                continue;
+            const float *a = &m->assoc[(size_t)s->tok[i] * ni];
+            for (size_t k = 0; k < ni; k++)
+                m->evidence[k] += SOFT_WEIGHT * a[k] * word_trust(s->conf[i]);
+        }
+    }
     /* Primary intent: the first, in the grammar's order, whose evidence
      * reaches 1. */
     int chosen = -1;
