@@ -39,7 +39,7 @@ LIB_SRC := plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h)
 
-TESTS   := test_grammar test_recognizer test_cli
+TESTS   := test_grammar test_intent test_domain test_recognizer test_cli
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 

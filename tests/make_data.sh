@@ -46,4 +46,16 @@ head -c 40000 "$src" > "$out/bad/truncated.wav"
 sox -n -r 16000 -c 1 -b 16 "$out/bad/zerolength.wav" trim 0 0
 sox -n -r 16000 -c 1 -b 16 "$out/bad/tiny.wav" trim 0 0.02
 head -c 3000 "$out/libri.flac" > "$out/bad/truncated.flac"
-echo "make_data.sh: test audio in $out"
+
+
+# The labelled development set, spoken by flite (../shared/eval/dev beside
+# the project), for the domain language model test.
+synth=$(cd "$(dirname "$0")/.." && pwd)/../shared/eval/dev/synth.sh
+if [ -r "$synth" ]; then
+  bash "$synth" "$out/dev" >/dev/null
+  cp "$(dirname "$synth")/utterances.tsv" "$out/dev/utterances.tsv"
+else
+  echo "make_data.sh: $synth not found: the shared/ folder must sit beside the project" >&2
+  exit 1
+fi
+echo "make_data.sh: dev set audio in $out/dev"
