@@ -101,6 +101,7 @@ $(B)/bench/eval_intents: $(B)/bench/eval_intents.o $(B)/tests/wer.o $(B)/libears
 
 bench: all $(B)/bench/wer $(B)/bench/eval_intents
 	bash bench/transcribe.sh $(B)
+	bash bench/intent.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.

@@ -36,29 +36,35 @@ run() {
 cat /usr/share/pocketsphinx/model/en-us/en-us.lm.bin /usr/share/pocketsphinx/model/en-us/en-us/* >/dev/null
 for f in "${files[@]}"; do
   run ref pocketsphinx_continuous -infile "$f" -logfn /dev/null
-  run earshot "$E" transcribe "$f"
+  run earshot "$E" transcribe --no-analyze "$f"
+  run full "$E" transcribe "$f"
 done
-run earshot1 "$E" transcribe "${files[@]}"
+run earshot1 "$E" transcribe --no-analyze "${files[@]}"
 
 sed -e 's/<s>//; s/<\/s>//; s/([^)]*)$//' "$LIBRI/transcription" >"$tmp/ref.txt"
 cut -d: -f2- "$tmp/earshot.out" >"$tmp/earshot.hyp"
+cut -d: -f2- "$tmp/full.out" | sed 's/ \[[^]]*\]$//' >"$tmp/full.hyp"
 
 summ() { awk '{w += $1; c += $2; if ($3 > m) m = $3} END {printf "%.2f %.2f %d\n", w, c, m}' "$tmp/$1.t"; }
 read -r rw rc rm <<<"$(summ ref)"
 read -r ew ec em <<<"$(summ earshot)"
 read -r ow oc om <<<"$(summ earshot1)"
+read -r fw fc fm <<<"$(summ full)"
 read -r rerr rwords <<<"$($W "$tmp/ref.txt" "$tmp/ref.out")"
 read -r eerr ewords <<<"$($W "$tmp/ref.txt" "$tmp/earshot.hyp")"
+read -r ferr fwords <<<"$($W "$tmp/ref.txt" "$tmp/full.hyp")"
 
 printf '\nTranscription, %d librivox files, %.1f s of human speech (pocketsphinx-testdata)\n' "${#files[@]}" "$audio"
 printf '%-44s %8s %8s %8s %10s %8s\n' "" "wall s" "CPU s" "RTF" "peak RSS" "WER"
 printf '%-44s %8.2f %8.2f %8.3f %7.1f MB %7.1f%%\n' "pocketsphinx_continuous, one process a file" \
   "$rw" "$rc" "$(echo "$rc / $audio" | bc -l)" "$(echo "$rm / 1024" | bc -l)" "$(echo "100 * $rerr / $rwords" | bc -l)"
-printf '%-44s %8.2f %8.2f %8.3f %7.1f MB %7.1f%%\n' "earshot transcribe, one process a file" \
+printf '%-44s %8.2f %8.2f %8.3f %7.1f MB %7.1f%%\n' "earshot transcribe --no-analyze, a process a file" \
   "$ew" "$ec" "$(echo "$ec / $audio" | bc -l)" "$(echo "$em / 1024" | bc -l)" "$(echo "100 * $eerr / $ewords" | bc -l)"
-printf '%-44s %8.2f %8.2f %8.3f %7.1f MB\n' "earshot transcribe, all files in one process" \
+printf '%-44s %8.2f %8.2f %8.3f %7.1f MB %7.1f%%\n' "earshot transcribe (intents + domain model)" \
+  "$fw" "$fc" "$(echo "$fc / $audio" | bc -l)" "$(echo "$fm / 1024" | bc -l)" "$(echo "100 * $ferr / $fwords" | bc -l)"
+printf '%-44s %8.2f %8.2f %8.3f %7.1f MB\n' "earshot transcribe --no-analyze, one process" \
   "$ow" "$oc" "$(echo "$oc / $audio" | bc -l)" "$(echo "$om / 1024" | bc -l)"
-printf 'ratio earshot / continuous (one process a file): wall %.3f, CPU %.3f, peak RSS %.3f\n' \
+printf 'ratio earshot --no-analyze / continuous (one process a file): wall %.3f, CPU %.3f, peak RSS %.3f\n' \
   "$(echo "$ew / $rw" | bc -l)" "$(echo "$ec / $rc" | bc -l)" "$(echo "$em / $rm" | bc -l)"
 
 # Bounded memory: a 5-minute file (the librivox files repeated) should peak
@@ -68,8 +74,8 @@ reps=$(echo "300 / $audio" | bc)
 sox "$tmp/cat.wav" "$tmp/long.wav" repeat "$reps"
 long=$(soxi -D "$tmp/long.wav")
 : >"$tmp/long.t"; : >"$tmp/short.t"
-run long "$E" transcribe "$tmp/long.wav"
-run short "$E" transcribe "${files[1]}"
+run long "$E" transcribe --no-analyze "$tmp/long.wav"
+run short "$E" transcribe --no-analyze "${files[1]}"
 read -r lw lc lm <<<"$(summ long)"
 read -r sw sc sm <<<"$(summ short)"
 printf '\nMemory against length: %.0f s file peaks at %.1f MB, %.1f s file at %.1f MB (RTF on the long file %.3f)\n' \
