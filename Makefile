@@ -118,6 +118,9 @@ install: all
 	install -m 0755 $(B)/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0
 	ln -sf libearshot.so.0 $(DESTDIR)$(PREFIX)/lib/libearshot.so
 	install -m 0644 plugin/earshot.h $(DESTDIR)$(PREFIX)/include/earshot.h
+	install -d $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us
+	install -m 0644 grammars/en-us/*.grammar $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
+	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	printf 'prefix=%s\nName: earshot\nDescription: offline customer listening\nVersion: %s\nRequires.private: %s\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -learshot\n' \
 	  '$(PREFIX)' "$$(sed -n 's/^#define EARSHOT_VERSION "\(.*\)"/\1/p' plugin/earshot.h)" '$(PKGS)' \
@@ -127,6 +130,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(PREFIX)/lib/libearshot.a \
 	      $(DESTDIR)$(PREFIX)/lib/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0 \
 	      $(DESTDIR)$(PREFIX)/include/earshot.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/earshot.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/earshot
 
 clean:
 	rm -rf build build-san
