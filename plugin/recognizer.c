@@ -249,9 +249,10 @@ static int use_domain(earshot__recognizer *r, const char *arpa, double weight, c
      * 3-7 points of WER on librivox; as a boost it costs about 1. */
     float32 weights[2] = {1.0f, (float32)weight};
     ngram_model_t *set = ngram_model_set_init(r->config, models, names, weights, 2);
+    /* The set holds its own references to both models. */
+    ngram_model_free(models[0]);
+    ngram_model_free(domain);
     if (!set) {
-        ngram_model_free(models[0]);
-        ngram_model_free(domain);
         snprintf(err, errlen, "cannot interpolate the domain and generic language models");
         return EARSHOT_MODEL;
     }
