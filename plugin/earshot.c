@@ -190,8 +190,12 @@ int earshot_open(earshot **out, const earshot_config *cfg)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
                                       e->errmsg, sizeof e->errmsg);
-    if (domain_temp)
+    if (domain_temp) {
+        char bin[1200];
+        snprintf(bin, sizeof bin, "%s.bin", domain);
         unlink(domain);
+        unlink(bin);
+    }
     if (rc != EARSHOT_OK && e->cfg.on_log)
         e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);
     return rc;
