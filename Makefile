@@ -43,7 +43,7 @@ TESTS   := test_grammar test_intent test_domain test_recognizer test_cli
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 
-.PHONY: all lib demo test bench install uninstall clean deps check-deps testdata
+.PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata
 
 all: check-deps $(B)/libearshot.a $(B)/libearshot.so $(B)/earshot
 
@@ -105,6 +105,21 @@ bench: all $(B)/bench/wer $(B)/bench/eval_intents
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.
+# Fuzz targets for every parser (grammar files, audio input), with clang's
+# libFuzzer + ASan/UBSan: make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iplugin -Iaudio \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(PKG_CFLAGS) \
+               -DEARSHOT_SOURCE_GRAMMAR_DIR=\"$(CURDIR)/grammars/en-us\"
+fuzz:
+	@mkdir -p build-fuzz/corpus-grammar build-fuzz/corpus-audio
+	cp grammars/en-us/*.grammar build-fuzz/corpus-grammar/
+	cp build/testdata/bad/* build/testdata/libri.flac build-fuzz/corpus-audio/ 2>/dev/null || true
+	clang $(FUZZ_CFLAGS) tests/fuzz_grammar.c $(LIB_SRC) -o build-fuzz/fuzz_grammar $(LIBS)
+	clang $(FUZZ_CFLAGS) tests/fuzz_audio.c $(LIB_SRC) -o build-fuzz/fuzz_audio $(LIBS)
+	build-fuzz/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-grammar
+	build-fuzz/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-audio
+
 demo:
 	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
 	  && command -v flite sox pocketsphinx_continuous >/dev/null || bash .ci/install-deps
@@ -133,5 +148,5 @@ uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/share/earshot
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 .SECONDARY:

@@ -69,8 +69,10 @@ long earshot__resampler_run(earshot__resampler *r, const float *in, size_t n,
     if (src_process(r->src, &d) != 0)
         return -1;
     size_t used = (size_t)d.input_frames_used;
-    memmove(r->in, r->in + used, (r->in_len - used) * sizeof *r->in);
-    r->in_len -= used;
+    if (used) {
+        memmove(r->in, r->in + used, (r->in_len - used) * sizeof *r->in);
+        r->in_len -= used;
+    }
     if (last && r->in_len == 0 && d.output_frames_gen == 0)
         r->drained = 1;
     return d.output_frames_gen;
