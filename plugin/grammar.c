@@ -4,6 +4,7 @@
  * one run of `earshot grammar check` lists all of them. Expressions are kept
  * as small trees and expanded on demand into token sequences; the matcher
  * indexes those sequences and the domain language model counts them. */
+#include "array.h"
 #include "grammar.h"
 
 #include <ctype.h>
@@ -75,20 +76,6 @@ static void diagf(earshot__grammar *g, int file, int line, int col, const char *
         g->diag(file >= 0 ? g->files[file] : "", line, col, msg, g->user);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t n = *cap ? *cap * 2 : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = n;
-    return 1;
-}
 
 static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
 {
@@ -141,7 +128,7 @@ static int vocab_add(earshot__grammar *g, const char *w, size_t len)
         g->slots = slots;
         g->n_slots = ns;
     }
-    if (!grow((void **)&g->words, &g->cap_words, g->n_words + 1, sizeof *g->words))
+    if (!earshot__grow((void **)&g->words, &g->cap_words, g->n_words + 1, sizeof *g->words))
         return -1;
     char *copy = strndup(w, len);
     if (!copy)
@@ -416,7 +403,7 @@ typedef struct file_state {
 static int add_entry(earshot__grammar *g, earshot__entry_kind kind, int target, double w,
                      int file, int line, node *expr)
 {
-    if (!grow((void **)&g->entries, &g->cap_entries, g->n_entries + 1, sizeof *g->entries)) {
+    if (!earshot__grow((void **)&g->entries, &g->cap_entries, g->n_entries + 1, sizeof *g->entries)) {
         g->nomem = 1;
         node_free(expr);
         return 0;
@@ -1102,7 +1089,7 @@ static int dict_load(check_ctx *c, const char *path)
         size_t len = strcspn(line, " \t(\n");
         if (!len)
             continue;
-        if (!grow((void **)&words, &cap, n + 1, sizeof *words))
+        if (!earshot__grow((void **)&words, &cap, n + 1, sizeof *words))
             break;
         if (!(words[n] = strndup(line, len)))
             break;
@@ -1139,7 +1126,7 @@ static void check_word(const char *word, const char *file, int line, int col, vo
     for (size_t i = 0; i < c->done_n; i++)
         if (!strcmp(c->done[i], word))
             return;
-    if (grow((void **)&c->done, &c->done_cap, c->done_n + 1, sizeof *c->done))
+    if (earshot__grow((void **)&c->done, &c->done_cap, c->done_n + 1, sizeof *c->done))
         c->done[c->done_n++] = (char *)word;
     if (!dict_has(c, word) && c->fn) {
         char msg[300];

@@ -15,6 +15,7 @@
  * whose evidence reaches 1 "applies", and the primary intent is the first
  * applying one in the grammar's order (the precedence rule of
  * ../shared/eval/README.md). */
+#include "array.h"
 #include "intent.h"
 
 #include <ctype.h>
@@ -89,20 +90,6 @@ struct earshot__matcher {
 /* building                                                            */
 /* ------------------------------------------------------------------ */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t n = *cap ? *cap * 2 : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = n;
-    return 1;
-}
 
 static uint64_t edge_key(int node, int tok)
 {
@@ -131,7 +118,7 @@ static int edge_get(const earshot__matcher *m, int node, int tok)
 
 static int new_node(earshot__matcher *m)
 {
-    if (!grow((void **)&m->first_hit, &m->cap_nodes, m->n_nodes + 1, sizeof *m->first_hit))
+    if (!earshot__grow((void **)&m->first_hit, &m->cap_nodes, m->n_nodes + 1, sizeof *m->first_hit))
         return -1;
     m->first_hit[m->n_nodes] = -1;
     return (int)m->n_nodes++;
@@ -199,7 +186,7 @@ static int add_sequence(const int *toks, size_t n, void *user)
     for (int h = m->first_hit[node]; h >= 0; h = m->hits[h].next)
         if (m->hits[h].entry == c->entry)
             return 0;
-    if (!grow((void **)&m->hits, &m->cap_hits, m->n_hits + 1, sizeof *m->hits)) {
+    if (!earshot__grow((void **)&m->hits, &m->cap_hits, m->n_hits + 1, sizeof *m->hits)) {
         c->failed = 1;
         return 1;
     }
@@ -519,7 +506,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
                              size_t n_conf, earshot_analysis *out)
 {
     size_t tl = strlen(text) + 1;
-    if (!grow((void **)&m->text_copy, &m->text_cap, tl, 1))
+    if (!earshot__grow((void **)&m->text_copy, &m->text_cap, tl, 1))
         return EARSHOT_NOMEM;
     memcpy(m->text_copy, text, tl);
     scan *s = m->scratch;
@@ -702,7 +689,7 @@ static void collect_diag(const char *file, int line, int col, const char *msg, v
     if (n < 0)
         return;
     size_t len = strlen(buf);
-    if (!grow((void **)&h->errmsg, &h->err_cap, h->err_len + len + 2, 1))
+    if (!earshot__grow((void **)&h->errmsg, &h->err_cap, h->err_len + len + 2, 1))
         return;
     if (h->err_len)
         h->errmsg[h->err_len++] = '\n';

@@ -5,6 +5,7 @@
  * stopped after it started, the utterance is ended and a new one begun) so
  * our word error rate can be compared with it on equal terms. Audio arrives
  * here already cut into the same 2048-sample blocks continuous reads. */
+#include "array.h"
 #include "recognizer.h"
 
 #include <pocketsphinx.h>
@@ -341,20 +342,6 @@ static int is_filler(const char *w)
     return w[0] == '<' || w[0] == '[' || (w[0] == '+' && w[1] == '+');
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 1;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (!q)
-        return 0;
-    *p = q;
-    *cap = n;
-    return 1;
-}
 
 /* Gathers the finished utterance's words and passes it to cb. An
  * utterance with no words (a cough the detector took for speech) is not
@@ -374,14 +361,14 @@ static int deliver(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
     size_t need = 1;
     for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s))
         need += strlen(ps_seg_word(s)) + 1;
-    if (!grow((void **)&r->text, &r->text_cap, need, 1))
+    if (!earshot__grow((void **)&r->text, &r->text_cap, need, 1))
         return EARSHOT_NOMEM;
     double conf_sum = 0;
     for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s)) {
         const char *w = ps_seg_word(s);
         if (is_filler(w))
             continue;
-        if (!grow((void **)&r->words, &r->words_cap, n + 1, sizeof *r->words)) {
+        if (!earshot__grow((void **)&r->words, &r->words_cap, n + 1, sizeof *r->words)) {
             ps_seg_free(s);
             return EARSHOT_NOMEM;
         }
@@ -410,7 +397,7 @@ static int deliver(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
     }
     if (n == 0)
         return EARSHOT_OK;
-    if (!grow((void **)&r->joined, &r->joined_cap, need, 1))
+    if (!earshot__grow((void **)&r->joined, &r->joined_cap, need, 1))
         return EARSHOT_NOMEM;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
