@@ -1,7 +1,10 @@
 /* domain_lm.c - the grammar's templates as a trigram language model.
  *
- * Every expansion of every template (and cue phrase) is a sentence of the
- * domain; {score} and <number> stand for each number word. Trigram counts
+ * Every expansion of every template, cue, topic keyword and sentiment
+ * phrase is a sentence of the domain; {score} and <number> stand for each
+ * number word. (Keywords and sentiment phrases bring the domain's
+ * vocabulary in: with templates and cues only, the flite dev sentences
+ * had 12.2 % WER; with them, 11.4 %, and librivox 25.4 -> 23.9 %.) Trigram counts
  * are turned into an ARPA model with absolute discounting and back-off
  * (D = 0.5), which PocketSphinx then interpolates with its generic model.
  * Why not the domain model alone: it forces every sentence it does not
@@ -23,7 +26,7 @@
 
 #define DISCOUNT 0.5
 #define MAX_EXPANSIONS 20000
-#define FORMAT_VERSION 1 /* bump when the generated model changes */
+#define FORMAT_VERSION 2 /* bump when the generated model changes */
 
 typedef struct ngram {
     uint64_t key; /* 0: empty slot */
@@ -303,7 +306,8 @@ static int build(const earshot__grammar *g, FILE *out, char *err, size_t errlen)
     }
     for (size_t i = 0; i < ne && !b.failed; i++) {
         const earshot__entry *e = earshot__grammar_entry(g, i);
-        if (e->kind == ENTRY_TEMPLATE || e->kind == ENTRY_CUE)
+        if (e->kind == ENTRY_TEMPLATE || e->kind == ENTRY_CUE || e->kind == ENTRY_TOPIC ||
+            e->kind == ENTRY_POSITIVE || e->kind == ENTRY_NEGATIVE)
             earshot__grammar_expand(g, e, MAX_EXPANSIONS, on_sequence, &b);
     }
     int rc = 0;
