@@ -10,7 +10,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := pocketsphinx sphinxbase sndfile samplerate
+PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3
 
 ifeq ($(SANITIZE),1)
 B       := build-san
@@ -35,11 +35,11 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c audio/file.c audio/resample.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/redact.c plugin/store.c audio/file.c audio/resample.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h)
 
-TESTS   := test_grammar test_intent test_domain test_recognizer test_cli
+TESTS   := test_grammar test_intent test_domain test_recognizer test_cli test_store test_redact
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 
@@ -99,9 +99,13 @@ $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 $(B)/bench/eval_intents: $(B)/bench/eval_intents.o $(B)/tests/wer.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-bench: all $(B)/bench/wer $(B)/bench/eval_intents
+$(B)/bench/store_bench: $(B)/bench/store_bench.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench
 	bash bench/transcribe.sh $(B)
 	bash bench/intent.sh $(B)
+	bash bench/store.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.
@@ -134,7 +138,7 @@ install: all
 	ln -sf libearshot.so.0 $(DESTDIR)$(PREFIX)/lib/libearshot.so
 	install -m 0644 plugin/earshot.h $(DESTDIR)$(PREFIX)/include/earshot.h
 	install -d $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us
-	install -m 0644 grammars/en-us/*.grammar $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
+	install -m 0644 grammars/en-us/*.grammar grammars/en-us/redact.rules grammars/en-us/names.txt $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
 	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	printf 'prefix=%s\nName: earshot\nDescription: offline customer listening\nVersion: %s\nRequires.private: %s\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -learshot\n' \

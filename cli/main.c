@@ -5,6 +5,8 @@
  * file; exit status 0 ok, 1 failure, 2 usage. */
 #include "earshot.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,9 @@ static const char *const main_usage =
     "  transcribe     recognise audio files and print one line per utterance\n"
     "  analyze        find intent, rating, sentiment and topics in text\n"
     "  grammar check  validate a grammar folder\n"
+    "  sessions       list the sessions stored in a database\n"
+    "  forget         erase sessions from a database, physically\n"
+    "  export         write what a database holds on one session, as JSON\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -27,7 +32,8 @@ static const char *const main_usage =
 
 static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
-    "                          [--verbose] FILE...\n"
+    "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
+    "                          [--retain-days N]] [--verbose] FILE...\n"
     "\n"
     "Recognises each audio file offline (WAV, FLAC, OGG, ...; any sample rate\n"
     "and channel count) and prints one line per utterance:\n"
@@ -44,6 +50,16 @@ static const char *const transcribe_usage =
     "  --model DIR   a PocketSphinx model folder (acoustic model, *.dict, LM);\n"
     "                default " EARSHOT_DEFAULT_MODEL_DIR "\n"
     "  --verbose     show PocketSphinx's own log\n"
+    "  --db PATH     store what consenting customers said in this SQLite file\n"
+    "                (created mode 0600); each file is one session. Text is\n"
+    "                redacted before it is written. Without --db nothing is stored.\n"
+    "  --consent ask      (default) each file is a live session: nothing is kept\n"
+    "                until a spoken consent answer (\"yes, you can record me\");\n"
+    "                \"no\" keeps nothing, \"forget me\" erases the session\n"
+    "  --consent granted  consent was obtained elsewhere (e.g. a recorded call's\n"
+    "                opening); recorded with method granted-elsewhere\n"
+    "  --channel NAME the kiosk, app or line the audio came from (default: cli)\n"
+    "  --retain-days N erase stored utterances older than N days first\n"
     "  -h, --help    this help\n"
     "\n"
     "A file that cannot be read is reported on one line and the others are\n"
@@ -289,6 +305,10 @@ static int cmd_grammar(int argc, char **argv)
 typedef struct transcribe_ctx {
     const char *file;
     int json;
+    earshot_store *store; /* NULL: nothing is stored */
+    int64_t session;
+    int last_store_rc;    /* to print a storage problem once, not per utterance */
+    int store_failed;
     int progress;      /* draw a progress line on stderr */
     int progress_drawn;
     size_t utterances;
@@ -302,15 +322,32 @@ static void progress_clear(transcribe_ctx *t)
     }
 }
 
+static const char *const heard_names[] = {
+    [EARSHOT_HEARD_DROPPED] = "not kept",     [EARSHOT_HEARD_STORED] = "stored",
+    [EARSHOT_HEARD_QUEUED] = "queued",        [EARSHOT_HEARD_CONSENTED] = "consent given",
+    [EARSHOT_HEARD_DECLINED] = "consent refused", [EARSHOT_HEARD_FORGOTTEN] = "session erased",
+};
+
 static int print_utterance(const earshot_utterance *u, void *user)
 {
     transcribe_ctx *t = user;
     progress_clear(t);
     t->utterances++;
+    earshot_heard what = EARSHOT_HEARD_DROPPED;
+    if (t->store) {
+        int rc = earshot_store_utterance(t->store, t->session, u, NULL, 0, &what);
+        if (rc != EARSHOT_OK && rc != t->last_store_rc)
+            errorf("%s", earshot_store_errmsg(t->store));
+        if (rc != EARSHOT_OK && rc != EARSHOT_QUEUED)
+            t->store_failed = 1;
+        t->last_store_rc = rc;
+    }
     if (!t->json) {
         printf("%s %.2f-%.2f: %s", t->file, u->start, u->end, u->text);
         if (u->analysis)
             text_analysis(stdout, u->analysis);
+        if (t->store)
+            printf(" (%s)", heard_names[what]);
         putchar('\n');
     } else {
         fputs("{\"file\":", stdout);
@@ -328,6 +365,14 @@ static int print_utterance(const earshot_utterance *u, void *user)
         fputc(']', stdout);
         if (u->analysis)
             json_analysis(stdout, u->analysis);
+        if (t->store) {
+            static const char *const json_names[] = {
+                [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
+                [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
+                [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
+            };
+            printf(",\"session\":%" PRId64 ",\"storage\":\"%s\"", t->session, json_names[what]);
+        }
         fputs("}\n", stdout);
     }
     fflush(stdout);
@@ -393,10 +438,44 @@ static int transcribe_file(earshot *e, transcribe_ctx *t, size_t index, size_t t
     return failed;
 }
 
+/* A positive integer option value, or -1. */
+static long long parse_count(const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    return errno || end == v || *end || n <= 0 ? -1 : n;
+}
+
+static void log_to_stderr(int level, const char *msg, void *user)
+{
+    (void)user;
+    if (level <= EARSHOT_LOG_WARN)
+        errorf("%s", msg);
+}
+
+/* Each file is one session; with --consent granted, consent obtained
+ * elsewhere is recorded as such before anything is heard. */
+static int begin_session(transcribe_ctx *t, const char *channel, const char *consent)
+{
+    t->last_store_rc = EARSHOT_OK;
+    int rc = earshot_session_begin(t->store, channel, &t->session);
+    if (rc == EARSHOT_OK && !strcmp(consent, "granted"))
+        rc = earshot_consent_grant(t->store, t->session, EARSHOT_SCOPE_TRANSCRIPTS,
+                                   EARSHOT_BY_ELSEWHERE, NULL);
+    if (rc != EARSHOT_OK) {
+        errorf("%s: %s", t->file, earshot_store_errmsg(t->store));
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_transcribe(int argc, char **argv)
 {
     transcribe_ctx t = {0};
     earshot_config cfg = earshot_config_default();
+    earshot_store_config scfg = earshot_store_config_default();
+    const char *db = NULL, *consent = "ask", *channel = "cli";
     int first_file = argc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -412,6 +491,19 @@ static int cmd_transcribe(int argc, char **argv)
             cfg.verbose = 1;
         } else if (!strcmp(a, "--no-analyze")) {
             cfg.analyze = 0;
+        } else if (!strcmp(a, "--db") || !strcmp(a, "--consent") || !strcmp(a, "--channel") ||
+                   !strcmp(a, "--retain-days")) {
+            if (i + 1 >= argc)
+                return usage_error("transcribe ", "option '%s' needs a value", a);
+            const char *v = argv[++i];
+            if (a[2] == 'd')
+                db = v;
+            else if (a[2] == 'c' && a[3] == 'o')
+                consent = v;
+            else if (a[2] == 'c')
+                channel = v;
+            else if ((scfg.retain_days = (int)parse_count(v)) <= 0 || parse_count(v) > 36500)
+                return usage_error("transcribe ", "--retain-days needs a number of days, not '%s'", v);
         } else if (!strcmp(a, "--grammar")) {
             if (i + 1 >= argc)
                 return usage_error("transcribe ", "option '%s' needs a folder", a);
@@ -433,6 +525,23 @@ static int cmd_transcribe(int argc, char **argv)
     }
     if (first_file >= argc)
         return usage_error("transcribe ", "%s", "no audio file given");
+    if (strcmp(consent, "ask") && strcmp(consent, "granted"))
+        return usage_error("transcribe ", "--consent is 'ask' or 'granted', not '%s'", consent);
+    if (!db && scfg.retain_days > 0)
+        return usage_error("transcribe ", "%s", "--retain-days needs --db");
+    if (db && !cfg.analyze && !strcmp(consent, "ask"))
+        return usage_error("transcribe ", "%s",
+                           "--consent ask needs analysis to hear the answer; drop --no-analyze");
+    if (db) {
+        scfg.path = db;
+        scfg.grammar_dir = cfg.grammar_dir;
+        scfg.on_log = log_to_stderr;
+        if (earshot_store_open(&t.store, &scfg) != EARSHOT_OK) {
+            errorf("%s", earshot_store_errmsg(t.store));
+            earshot_store_close(t.store);
+            return 1;
+        }
+    }
 
     earshot *e = NULL;
     cfg.on_utterance = print_utterance;
@@ -440,17 +549,221 @@ static int cmd_transcribe(int argc, char **argv)
     if (earshot_open(&e, &cfg) != EARSHOT_OK) {
         errorf("%s", earshot_errmsg(e));
         earshot_close(e);
+        earshot_store_close(t.store);
         return 1;
     }
     size_t total = (size_t)(argc - first_file), failed = 0;
     for (int i = first_file; i < argc; i++) {
         t.file = argv[i];
+        if (t.store && begin_session(&t, channel, consent) != 0) {
+            failed++;
+            continue;
+        }
         failed += (size_t)transcribe_file(e, &t, (size_t)(i - first_file), total);
+        if (t.store)
+            earshot_session_end(t.store, t.session);
     }
     earshot_close(e);
+    if (t.store) {
+        if (earshot_store_queued(t.store) > 0 && earshot_store_retry(t.store) != EARSHOT_OK) {
+            errorf("%s", earshot_store_errmsg(t.store));
+            t.store_failed = 1;
+        }
+        earshot_store_close(t.store);
+        if (t.store_failed)
+            failed += !failed;
+    }
     if (failed && total > 1)
         errorf("%zu of %zu files failed", failed, total);
     return failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* sessions, forget, export                                            */
+/* ------------------------------------------------------------------ */
+
+static const char *const sessions_usage =
+    "usage: earshot sessions [--db PATH] [--json]\n"
+    "\n"
+    "Lists the sessions in a database (default earshot.db): id, channel, start,\n"
+    "end, stored utterances and whether consent is active.\n";
+
+static const char *const forget_usage =
+    "usage: earshot forget [--db PATH] (--session ID | --channel NAME |\n"
+    "                       --before YYYY-MM-DD | --all)\n"
+    "\n"
+    "Erases sessions with their consents, utterances and audio. Erasure is\n"
+    "physical: the bytes are overwritten in the database file and its\n"
+    "write-ahead log is emptied. An audit row keeps the counts, no content.\n"
+    "--before erases utterances heard before that day (UTC).\n";
+
+static const char *const export_usage =
+    "usage: earshot export [--db PATH] --session ID [--out FILE]\n"
+    "\n"
+    "Writes everything the database holds on one session (a customer's\n"
+    "access request) as one JSON object: the session, its consents and its\n"
+    "redacted utterances.\n";
+
+/* Options the storage commands share; returns 0, or the exit status. */
+typedef struct store_opts {
+    const char *db, *grammar, *channel, *before, *out;
+    int64_t session;
+    int all, json;
+} store_opts;
+
+static int parse_store_opts(int argc, char **argv, const char *cmd, const char *usage,
+                            store_opts *o)
+{
+    char c[32];
+    snprintf(c, sizeof c, "%s ", cmd);
+    o->db = "earshot.db";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (!strcmp(a, "--all") && strcmp(cmd, "forget") == 0) {
+            o->all = 1;
+        } else if (!strcmp(a, "--json") && strcmp(cmd, "sessions") == 0) {
+            o->json = 1;
+        } else if (!strcmp(a, "--db") || !strcmp(a, "--grammar") ||
+                   (!strcmp(a, "--session") && strcmp(cmd, "sessions")) ||
+                   (!strcmp(a, "--out") && !strcmp(cmd, "export")) ||
+                   ((!strcmp(a, "--channel") || !strcmp(a, "--before")) && !strcmp(cmd, "forget"))) {
+            if (i + 1 >= argc)
+                return usage_error(c, "option '%s' needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--db"))
+                o->db = v;
+            else if (!strcmp(a, "--grammar"))
+                o->grammar = v;
+            else if (!strcmp(a, "--channel"))
+                o->channel = v;
+            else if (!strcmp(a, "--before"))
+                o->before = v;
+            else if (!strcmp(a, "--out"))
+                o->out = v;
+            else if ((o->session = parse_count(v)) <= 0)
+                return usage_error(c, "--session needs a session id, not '%s'", v);
+        } else {
+            return usage_error(c, "unexpected argument '%s'", a);
+        }
+    }
+    return 0;
+}
+
+static earshot_store *open_store(const store_opts *o)
+{
+    earshot_store_config cfg = earshot_store_config_default();
+    cfg.path = o->db;
+    cfg.grammar_dir = o->grammar;
+    cfg.on_log = log_to_stderr;
+    /* Reading or erasing never creates a database by accident. */
+    if (access(o->db, F_OK) != 0) {
+        errorf("%s: %s", o->db, strerror(errno));
+        return NULL;
+    }
+    earshot_store *s = NULL;
+    if (earshot_store_open(&s, &cfg) != EARSHOT_OK) {
+        errorf("%s", earshot_store_errmsg(s));
+        earshot_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int print_session(const earshot_session_info *i, void *user)
+{
+    int json = *(int *)user;
+    if (json) {
+        printf("{\"id\":%" PRId64 ",\"channel\":", i->id);
+        json_str(stdout, i->channel);
+        fputs(",\"started_at\":", stdout);
+        json_str(stdout, i->started_at);
+        fputs(",\"ended_at\":", stdout);
+        if (i->ended_at)
+            json_str(stdout, i->ended_at);
+        else
+            fputs("null", stdout);
+        printf(",\"utterances\":%" PRId64 ",\"consented\":%s}\n", i->utterances,
+               i->consented ? "true" : "false");
+    } else {
+        printf("%6" PRId64 "  %-12s  %-20s  %-20s  %6" PRId64 "  %s\n", i->id, i->channel,
+               i->started_at, i->ended_at ? i->ended_at : "-", i->utterances,
+               i->consented ? "yes" : "no");
+    }
+    return 0;
+}
+
+static int cmd_sessions(int argc, char **argv)
+{
+    store_opts o = {0};
+    int r = parse_store_opts(argc, argv, "sessions", sessions_usage, &o);
+    if (r)
+        return r < 0 ? 0 : r;
+    earshot_store *s = open_store(&o);
+    if (!s)
+        return 1;
+    if (!o.json)
+        printf("%6s  %-12s  %-20s  %-20s  %6s  %s\n", "id", "channel", "started", "ended",
+               "utts", "consent");
+    int rc = earshot_sessions(s, print_session, &o.json);
+    if (rc != EARSHOT_OK)
+        errorf("%s", earshot_store_errmsg(s));
+    earshot_store_close(s);
+    return rc == EARSHOT_OK ? 0 : 1;
+}
+
+static int cmd_forget(int argc, char **argv)
+{
+    store_opts o = {0};
+    int r = parse_store_opts(argc, argv, "forget", forget_usage, &o);
+    if (r)
+        return r < 0 ? 0 : r;
+    if ((o.session > 0) + !!o.channel + !!o.before + o.all != 1)
+        return usage_error("forget ", "%s",
+                           "give exactly one of --session, --channel, --before, --all");
+    earshot_store *s = open_store(&o);
+    if (!s)
+        return 1;
+    earshot_forget_what w = {.session = o.session, .channel = o.channel, .before = o.before,
+                             .all = o.all};
+    int64_t ns = 0, nu = 0;
+    int rc = earshot_forget(s, &w, &ns, &nu);
+    if (rc == EARSHOT_OK)
+        printf("erased %" PRId64 " session%s and %" PRId64 " utterance%s\n", ns,
+               ns == 1 ? "" : "s", nu, nu == 1 ? "" : "s");
+    else
+        errorf("%s", earshot_store_errmsg(s));
+    earshot_store_close(s);
+    return rc == EARSHOT_OK ? 0 : 1;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    store_opts o = {0};
+    int r = parse_store_opts(argc, argv, "export", export_usage, &o);
+    if (r)
+        return r < 0 ? 0 : r;
+    if (o.session <= 0)
+        return usage_error("export ", "%s", "--session ID is required");
+    earshot_store *s = open_store(&o);
+    if (!s)
+        return 1;
+    char *json = NULL;
+    int rc = earshot_export_session(s, o.session, &json);
+    if (rc != EARSHOT_OK) {
+        errorf("%s", earshot_store_errmsg(s));
+    } else {
+        FILE *f = o.out ? fopen(o.out, "w") : stdout;
+        if (!f || fprintf(f, "%s\n", json) < 0 || (o.out && fclose(f) != 0)) {
+            errorf("%s: %s", o.out ? o.out : "stdout", strerror(errno));
+            rc = EARSHOT_IO;
+        }
+    }
+    earshot_free(json);
+    earshot_store_close(s);
+    return rc == EARSHOT_OK ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -474,5 +787,11 @@ int main(int argc, char **argv)
         return cmd_analyze(argc - 1, argv + 1);
     if (!strcmp(cmd, "grammar"))
         return cmd_grammar(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sessions"))
+        return cmd_sessions(argc - 1, argv + 1);
+    if (!strcmp(cmd, "forget"))
+        return cmd_forget(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

@@ -5,6 +5,7 @@
 #include "grammar.h"
 #include "intent.h"
 #include "recognizer.h"
+#include "redact.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,12 +27,14 @@ struct earshot {
     earshot__recognizer *rec;
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
+    struct earshot__redactor *redactor; /* keeps PII digits out of matching */
     double *conf;              /* word confidences for the matcher */
     size_t conf_cap;
     int16_t block[BLOCK];
     size_t block_len;
     uint64_t samples; /* fed since the stream began */
     uint32_t dither;  /* state of the zero-sample dither, reset per stream */
+    char model_id[17], grammar_id[17];
     char errmsg[1024];
 };
 
@@ -117,7 +120,9 @@ static int open_grammar(earshot *e)
     if (earshot__grammar_n_errors(e->grammar))
         return EARSHOT_GRAMMAR;
     e->matcher = earshot__matcher_new(e->grammar, e->errmsg, sizeof e->errmsg);
-    return e->matcher ? EARSHOT_OK : EARSHOT_GRAMMAR;
+    if (!e->matcher)
+        return EARSHOT_GRAMMAR;
+    return earshot__attach_redactor(e->matcher, dir, &e->redactor, e->errmsg, sizeof e->errmsg);
 }
 
 /* Sits between the recogniser and the caller's callback: adds the
@@ -126,6 +131,8 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
 {
     earshot *e = user;
     earshot_utterance copy = *u;
+    copy.model_id = e->model_id;
+    copy.grammar_id = e->grammar_id;
     earshot_analysis a;
     if (e->matcher) {
         double *conf = e->conf;
@@ -186,6 +193,13 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     earshot__model_paths paths;
     rc = earshot__model_resolve(&paths, dir, e->hmm, e->dict, e->lm, e->errmsg,
                                 sizeof e->errmsg);
+    if (rc == EARSHOT_OK) {
+        snprintf(e->model_id, sizeof e->model_id, "%016llx",
+                 (unsigned long long)earshot__model_hash(&paths));
+        if (e->grammar)
+            snprintf(e->grammar_id, sizeof e->grammar_id, "%016llx",
+                     (unsigned long long)earshot__grammar_hash(e->grammar));
+    }
     if (rc == EARSHOT_OK)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
@@ -301,6 +315,7 @@ void earshot_close(earshot *e)
         return;
     earshot__recognizer_close(e->rec);
     earshot__matcher_free(e->matcher);
+    earshot__redactor_close(e->redactor);
     earshot__grammar_free(e->grammar);
     free(e->conf);
     free(e->grammar_dir);

@@ -61,7 +61,10 @@ extern "C" {
     X(MISUSE, 6, "library used incorrectly")                                \
     X(STOPPED, 7, "stopped by a callback")                                  \
     X(GRAMMAR, 8, "error in a grammar file")                                \
-    X(CONSENT, 9, "no consent for this operation")
+    X(CONSENT, 9, "no consent for this operation")                          \
+    X(STORAGE, 10, "cannot write to the database")                          \
+    X(QUEUED, 11, "database busy, full or read-only: kept in memory, will retry") \
+    X(CORRUPT, 12, "not an Earshot database, or a damaged one")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -109,6 +112,12 @@ typedef struct earshot_utterance {
     size_t n_words;
     /* NULL when the handle was opened with cfg.analyze = 0. */
     const earshot_analysis *analysis;
+    /* Provenance: hashes of the speech model's files and of the grammar
+     * folder's content (16 hex digits; grammar_id is "" without
+     * analysis). Stored with each utterance, so a figure can be traced to
+     * the model and grammar that produced it. */
+    const char *model_id;
+    const char *grammar_id;
 } earshot_utterance;
 
 /* Called once per utterance, from inside earshot_feed() or
@@ -271,6 +280,123 @@ const char *earshot_audio_errmsg(const earshot_audio *a);
 
 /* NULL is a no-op. */
 void earshot_audio_close(earshot_audio *a);
+
+
+/* ------------------------------------------------------------------ */
+/* Consented storage                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A local SQLite database of what consenting customers said: sessions,
+ * consents, redacted utterances and an audit trail of erasures and
+ * exports. Nothing is written for a session without an active consent
+ * with the transcripts scope; text is redacted (the grammar folder's
+ * redact.rules) before it is written; forgetting overwrites the erased
+ * bytes. One handle per thread; several processes may share a file. */
+typedef struct earshot_store earshot_store;
+
+/* What a consent covers. */
+enum {
+    EARSHOT_SCOPE_TRANSCRIPTS = 1, /* keep redacted transcripts */
+    EARSHOT_SCOPE_QUOTES = 2,      /* quote them (redacted) in reports */
+    EARSHOT_SCOPE_AUDIO = 4        /* keep the audio, as FLAC beside the database */
+};
+
+/* How consent was given. */
+typedef enum earshot_consent_method {
+    EARSHOT_BY_VOICE,    /* a consent_yes answer */
+    EARSHOT_BY_API,      /* the embedding app asked */
+    EARSHOT_BY_BUTTON,   /* a button or screen at the kiosk */
+    EARSHOT_BY_ELSEWHERE /* obtained outside Earshot, e.g. at the start of a recorded call */
+} earshot_consent_method;
+
+typedef struct earshot_store_config {
+    const char *path;        /* default "earshot.db"; created mode 0600 */
+    const char *grammar_dir; /* for redact.rules; NULL: earshot_default_grammar_dir() */
+    int retain_days;         /* > 0: erase utterances older than this at open */
+    int busy_timeout_ms;     /* wait this long for a lock before queueing; 2000 */
+    size_t queue_max;        /* utterances held in memory while the file cannot
+                                be written; 1000 */
+    const char *consent_version; /* version of the consent text customers hear; "1" */
+    earshot_log_fn on_log;
+    void *log_user;
+} earshot_store_config;
+
+earshot_store_config earshot_store_config_default(void);
+
+/* Opens (or creates, migrating its schema) a database. *out is set even on
+ * failure, except out of memory. A file that is not an Earshot database,
+ * or is damaged, is refused with EARSHOT_CORRUPT and left untouched.
+ * Returns EARSHOT_OK, EARSHOT_IO, EARSHOT_CORRUPT, EARSHOT_STORAGE,
+ * EARSHOT_GRAMMAR (redaction rules missing or wrong) or EARSHOT_NOMEM. */
+int earshot_store_open(earshot_store **out, const earshot_store_config *cfg);
+const char *earshot_store_errmsg(const earshot_store *s);
+/* Retries queued utterances, empties the write-ahead log, frees. Queued
+ * utterances that still cannot be written are reported through on_log. */
+void earshot_store_close(earshot_store *s);
+
+/* A session is one customer's visit or call. Beginning one stores only
+ * its channel and start time; it awaits consent. */
+int earshot_session_begin(earshot_store *s, const char *channel, int64_t *session);
+int earshot_session_end(earshot_store *s, int64_t session);
+
+/* Records consent for a session (scopes: EARSHOT_SCOPE_* ored). */
+int earshot_consent_grant(earshot_store *s, int64_t session, unsigned scopes,
+                          earshot_consent_method how, int64_t *consent);
+/* Revokes the session's consents and erases what they covered. */
+int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased);
+
+/* What earshot_store_utterance() did with an utterance. */
+typedef enum earshot_heard {
+    EARSHOT_HEARD_DROPPED,   /* no consent (yet), or session forgotten: not kept */
+    EARSHOT_HEARD_STORED,    /* redacted, written and committed */
+    EARSHOT_HEARD_QUEUED,    /* redacted and held in memory: database unavailable */
+    EARSHOT_HEARD_CONSENTED, /* a consent_yes answer: consent recorded (by voice) */
+    EARSHOT_HEARD_DECLINED,  /* a consent_no answer: nothing kept, earlier rows erased */
+    EARSHOT_HEARD_FORGOTTEN  /* a forget_me: the whole session erased */
+} earshot_heard;
+
+/* The voice path and storage in one call: an utterance heard in a
+ * session (with its analysis, from earshot_open with analyze on) decides
+ * consent, erases the session, or is redacted and stored if consented.
+ * pcm (16 kHz mono, may be NULL) is kept only under the audio scope.
+ * Returns EARSHOT_OK (see *what), EARSHOT_QUEUED (kept in memory; the
+ * message says why), EARSHOT_STORAGE (not kept: the memory queue is full)
+ * or another error. */
+int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
+                            const int16_t *pcm, size_t n_samples, earshot_heard *what);
+/* Writes queued utterances now. EARSHOT_OK once the queue is empty. */
+int earshot_store_retry(earshot_store *s);
+size_t earshot_store_queued(const earshot_store *s);
+
+/* Which sessions to erase: exactly one of the fields set. */
+typedef struct earshot_forget_what {
+    int64_t session;     /* > 0: that session */
+    const char *channel; /* every session of a channel */
+    const char *before;  /* "YYYY-MM-DD": utterances heard before that day */
+    int all;             /* everything */
+} earshot_forget_what;
+/* Erases physically (the bytes are overwritten and the write-ahead log
+ * emptied) and writes an audit row with the counts. */
+int earshot_forget(earshot_store *s, const earshot_forget_what *what, int64_t *n_sessions,
+                   int64_t *n_utterances);
+/* Erases utterances older than days (retention). */
+int earshot_store_purge(earshot_store *s, int days, int64_t *n_utterances);
+
+/* Everything held on one session, as a JSON object (a customer's access
+ * request). *json is malloc'd: free it with earshot_free(). */
+int earshot_export_session(earshot_store *s, int64_t session, char **json);
+void earshot_free(void *p);
+
+typedef struct earshot_session_info {
+    int64_t id;
+    const char *channel, *started_at, *ended_at; /* ended_at NULL while open */
+    int64_t utterances;
+    int consented; /* an active consent with the transcripts scope */
+} earshot_session_info;
+/* Calls fn per session, oldest first; valid during the call. Non-zero
+ * from fn stops (EARSHOT_STOPPED). */
+typedef int (*earshot_session_fn)(const earshot_session_info *info, void *user);
+int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
  * indexes those sequences and the domain language model counts them. */
 #include "array.h"
 #include "grammar.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { N_WORD, N_SEQ, N_ALT, N_OPT, N_RULE, N_SLOT, N_START, N_ANYNUM, N_END };
 
@@ -1136,6 +1138,39 @@ static void check_word(const char *word, const char *file, int line, int col, vo
     }
 }
 
+/* redact.c reports "FILE:LINE:COL: message"; split it for the caller. */
+static void redact_diag(const char *line, void *user)
+{
+    check_ctx *c = user;
+    if (!c->fn)
+        return;
+    /* FILE:LINE:COL: the file name ends at the last ':' followed by digits
+     * and ':' (names.txt errors come this way too). */
+    const char *p = NULL;
+    for (const char *q = strchr(line, ':'); q; q = strchr(q + 1, ':'))
+        if (q[1] >= '0' && q[1] <= '9') {
+            p = q;
+            break;
+        }
+    if (p) {
+        char file[4096];
+        size_t n = (size_t)(p - line);
+        snprintf(file, sizeof file, "%.*s", (int)n, line);
+        char *end;
+        long ln = strtol(p + 1, &end, 10), col = 0;
+        if (*end == ':')
+            col = strtol(end + 1, &end, 10);
+        if (ln > 0 && *end == ':') {
+            c->fn(file, (int)ln, (int)col, end + (end[1] == ' ' ? 2 : 1), c->user);
+            return;
+        }
+    }
+    const char *sep = strstr(line, ": ");
+    char file[4096];
+    snprintf(file, sizeof file, "%.*s", sep ? (int)(sep - line) : 0, line);
+    c->fn(file, 0, 0, sep ? sep + 2 : line, c->user);
+}
+
 long earshot_grammar_check(const char *dir, const char *dict_path, earshot_diag_fn fn,
                            void *user)
 {
@@ -1150,9 +1185,11 @@ long earshot_grammar_check(const char *dir, const char *dict_path, earshot_diag_
         }
         earshot__grammar_each_word(g, check_word, &c);
     }
-    if (g && !c.problems) {
-        /* Expansion limits are checked by building the matcher. */
-    }
+    /* The redaction rules live in the same folder and are checked too. */
+    char rules[4096];
+    snprintf(rules, sizeof rules, "%s/redact.rules", dir);
+    if (access(rules, F_OK) == 0)
+        c.problems += earshot__redact_check(dir, redact_diag, &c);
     earshot__grammar_free(g);
     for (size_t i = 0; i < c.dict_slots; i++)
         free(c.dict ? c.dict[i] : NULL);

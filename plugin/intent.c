@@ -17,12 +17,14 @@
  * ../shared/eval/README.md). */
 #include "array.h"
 #include "intent.h"
+#include "redact.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_TOKENS 256
 #ifndef SOFT_WEIGHT
@@ -61,6 +63,7 @@ typedef struct scan {
 
 struct earshot__matcher {
     const earshot__grammar *g;
+    const earshot__redactor *redactor; /* optional */
     /* trie */
     int *first_hit; /* per node, -1 none */
     size_t n_nodes, cap_nodes;
@@ -502,13 +505,51 @@ static size_t tokenize(earshot__matcher *m, char *text, scan *s)
     return n;
 }
 
+void earshot__matcher_use_redactor(earshot__matcher *m, const earshot__redactor *r)
+{
+    m->redactor = r;
+}
+
+/* Removes "[TAG]" spans that redaction put in. */
+static void strip_tags(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r;) {
+        if (*r == '[') {
+            char *end = strchr(r, ']');
+            if (end) {
+                r = end + 1;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+}
+
 int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double *conf,
                              size_t n_conf, earshot_analysis *out)
 {
+    char *redacted = NULL;
+    if (m->redactor) {
+        unsigned found = 0;
+        redacted = earshot__redact(m->redactor, text, &found);
+        if (redacted && (found & (EARSHOT__PII_PHONE | EARSHOT__PII_CARD | EARSHOT__PII_NUMBER |
+                                  EARSHOT__PII_EMAIL))) {
+            /* Word confidences no longer line up with the words. */
+            strip_tags(redacted);
+            text = redacted;
+            conf = NULL;
+            n_conf = 0;
+        }
+    }
     size_t tl = strlen(text) + 1;
-    if (!earshot__grow((void **)&m->text_copy, &m->text_cap, tl, 1))
+    if (!earshot__grow((void **)&m->text_copy, &m->text_cap, tl, 1)) {
+        free(redacted);
         return EARSHOT_NOMEM;
+    }
     memcpy(m->text_copy, text, tl);
+    free(redacted);
     scan *s = m->scratch;
     s->m = m;
     s->n = tokenize(m, m->text_copy, s);
@@ -673,6 +714,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
 struct earshot_intents {
     earshot__grammar *g;
     earshot__matcher *m;
+    earshot__redactor *redactor;
     char *errmsg; /* every problem, one per line */
     size_t err_len, err_cap;
 };
@@ -697,6 +739,22 @@ static void collect_diag(const char *file, int line, int col, const char *msg, v
     h->err_len += len;
 }
 
+int earshot__attach_redactor(earshot__matcher *m, const char *dir, earshot__redactor **out,
+                             char *err, size_t errlen)
+{
+    /* Optional: a grammar folder without redaction rules still analyses. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/redact.rules", dir);
+    *out = NULL;
+    if (access(path, F_OK) != 0)
+        return EARSHOT_OK;
+    *out = earshot__redactor_open(dir, err, errlen);
+    if (!*out)
+        return EARSHOT_GRAMMAR;
+    earshot__matcher_use_redactor(m, *out);
+    return EARSHOT_OK;
+}
+
 int earshot_intents_open(earshot_intents **out, const char *dir)
 {
     earshot_intents *h = calloc(1, sizeof *h);
@@ -714,7 +772,9 @@ int earshot_intents_open(earshot_intents **out, const char *dir)
         collect_diag("", 0, 0, err, h);
         return strcmp(err, "out of memory") ? EARSHOT_GRAMMAR : EARSHOT_NOMEM;
     }
-    return EARSHOT_OK;
+    return earshot__attach_redactor(h->m, dir, &h->redactor, err, sizeof err) == EARSHOT_OK
+               ? EARSHOT_OK
+               : (collect_diag("", 0, 0, err, h), EARSHOT_GRAMMAR);
 }
 
 int earshot_intents_analyze(earshot_intents *h, const char *text, earshot_analysis *out)
@@ -736,6 +796,7 @@ void earshot_intents_close(earshot_intents *h)
     if (!h)
         return;
     earshot__matcher_free(h->m);
+    earshot__redactor_close(h->redactor);
     earshot__grammar_free(h->g);
     free(h->errmsg);
     free(h);

@@ -20,4 +20,16 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
 
 void earshot__matcher_free(earshot__matcher *m);
 
+/* With a redactor set, digits that redaction would turn into [PHONE],
+ * [CARD], [NUMBER] or [EMAIL] are taken out before matching, so a phone
+ * number's "seven" is not read as a rating. r must outlive m. */
+struct earshot__redactor;
+void earshot__matcher_use_redactor(earshot__matcher *m, const struct earshot__redactor *r);
+
+/* Opens DIR/redact.rules, when there is one, into *out and sets it on m.
+ * Returns EARSHOT_OK (also when there is none) or EARSHOT_GRAMMAR with
+ * the first problem in err. */
+int earshot__attach_redactor(earshot__matcher *m, const char *dir,
+                             struct earshot__redactor **out, char *err, size_t errlen);
+
 #endif

@@ -41,4 +41,7 @@ int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
 
 void earshot__recognizer_close(earshot__recognizer *r);
 
+/* A hash of the bytes of every model file, for provenance. */
+uint64_t earshot__model_hash(const earshot__model_paths *p);
+
 #endif

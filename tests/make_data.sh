@@ -47,6 +47,34 @@ sox -n -r 16000 -c 1 -b 16 "$out/bad/zerolength.wav" trim 0 0
 sox -n -r 16000 -c 1 -b 16 "$out/bad/tiny.wav" trim 0 0.02
 head -c 3000 "$out/libri.flac" > "$out/bad/truncated.flac"
 
+# Whole sessions for the consent tests (tests/test_cli.c, and later the
+# listener): a spoken consent answer, then customer sentences. The pauses
+# carry a room's noise floor (-50 dBFS white noise, repeatable with -R), as
+# a kiosk microphone does: after 1.5 s of pure digital silence the
+# recogniser misses the start of the first sentence (see README, known
+# limitations).
+sox -R -n -r 16000 -c 1 -b 16 "$tmp/room.wav" synth 1.5 whitenoise vol 0.003
+session() { # NAME SENTENCE...
+  local name=$1; shift
+  local parts=("$tmp/room.wav") i=0
+  for t in "$@"; do
+    flite -voice slt -t "$t" -o "$tmp/$name$i.raw.wav" </dev/null
+    sox "$tmp/$name$i.raw.wav" -r 16000 -c 1 -b 16 "$tmp/$name$i.wav"
+    parts+=("$tmp/$name$i.wav" "$tmp/room.wav"); i=$((i + 1))
+  done
+  sox "${parts[@]}" "$out/$name.wav"
+  printf '%s\n' "$@" > "$out/$name.txt"
+}
+session consent-yes "yes you can record me" \
+  "the checkout queue was far too long today" \
+  "my phone number is oh seven seven double oh nine double oh one two three" \
+  "i would give you a nine out of ten"
+session consent-no "no thank you i do not want to be recorded" \
+  "the checkout queue was far too long today" \
+  "what time do you open on sunday"
+session consent-forget "yes you can record me" \
+  "the checkout queue was far too long today" \
+  "please delete everything i just said"
 
 # The labelled development set, spoken by flite (../shared/eval/dev beside
 # the project), for the domain language model test.

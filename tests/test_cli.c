@@ -289,6 +289,99 @@ static void test_help_version_usage(void **state)
     run_free(&r);
 }
 
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Three files, three sessions, spoken consent: yes + three sentences; no +
+ * two; yes + one + "forget me". Then sessions, export and forget. */
+static void test_store_commands(void **state)
+{
+    char db[600];
+    snprintf(db, sizeof db, "%s/cli.db", tmpdir);
+    unlink(db);
+    run_result r = run("transcribe --json --db '%s' --channel lobby '%s/consent-yes.wav' "
+                       "'%s/consent-no.wav' '%s/consent-forget.wav'", db, td(), td(), td());
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "\"storage\":\"consented\""), 2);
+    assert_int_equal(count_of(r.out, "\"storage\":\"stored\""), 4);
+    assert_int_equal(count_of(r.out, "\"storage\":\"declined\""), 1);
+    assert_int_equal(count_of(r.out, "\"storage\":\"forgotten\""), 1);
+    run_free(&r);
+
+    r = run("sessions --json --db '%s'", db);
+    assert_int_equal(r.status, 0);
+    print_message("%s", r.out);
+    assert_non_null(strstr(r.out, "{\"id\":1,\"channel\":\"lobby\""));
+    assert_non_null(strstr(r.out, "\"utterances\":3,\"consented\":true"));
+    assert_non_null(strstr(r.out, "{\"id\":2,"));
+    assert_non_null(strstr(r.out, "\"utterances\":0,\"consented\":false"));
+    assert_null(strstr(r.out, "{\"id\":3,")); /* forgotten by voice */
+    run_free(&r);
+
+    r = run("export --db '%s' --session 1", db);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "[PHONE]"));
+    assert_null(strstr(r.out, "double"));
+    assert_non_null(strstr(r.out, "\"slots\":{\"score\":9}"));
+    assert_non_null(strstr(r.out, "\"method\":\"voice\""));
+    run_free(&r);
+
+    r = run("forget --db '%s' --session 1", db);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "erased 1 session and 3 utterances\n");
+    run_free(&r);
+    r = run("sessions --db '%s'", db);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "lobby"), 1);
+    run_free(&r);
+
+    /* Consent given elsewhere: everything heard is kept. */
+    r = run("transcribe --db '%s' --consent granted --channel phone '%s/multi.wav'", db, td());
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "(stored)"), 4);
+    run_free(&r);
+    r = run("forget --db '%s' --channel phone", db);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "erased 1 session and 4 utterances\n");
+    run_free(&r);
+
+    /* Usage and refusal. */
+    r = run("forget --db '%s'", db);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "give exactly one of"));
+    run_free(&r);
+    r = run("forget --db '%s' --before last-week", db);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "is not a date"));
+    run_free(&r);
+    r = run("export --db '%s/nothing-here.db' --session 1", tmpdir);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "No such file"));
+    run_free(&r);
+    r = run("transcribe --db '%s' --consent maybe '%s'", db, GOOD);
+    assert_int_equal(r.status, 2);
+    run_free(&r);
+    char notes[600];
+    snprintf(notes, sizeof notes, "%s/notes.db", tmpdir);
+    FILE *f = fopen(notes, "w");
+    fputs("my shopping list\n", f);
+    fclose(f);
+    r = run("transcribe --db '%s' '%s'", notes, GOOD);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "not an SQLite database"));
+    assert_int_equal(count_of(r.err, "\n"), 1);
+    run_free(&r);
+    char *kept = slurp(notes);
+    assert_string_equal(kept, "my shopping list\n");
+    free(kept);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_analyze),
         cmocka_unit_test(test_grammar_check_typo),
         cmocka_unit_test(test_help_version_usage),
+        cmocka_unit_test(test_store_commands),
     };
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }

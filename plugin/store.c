@@ -1,0 +1,1152 @@
+/* store.c - consented local storage: the only module that talks to SQLite.
+ *
+ * What it promises (issue 4, docs/ARCHITECTURE.md):
+ * - nothing is written for a session without an active consent with the
+ *   transcripts scope; the voice path (consent_yes / consent_no /
+ *   forget_me) is decided here, so every front end behaves the same;
+ * - text is redacted (plugin/redact.c) before it reaches a statement;
+ * - forget is physical: secure_delete zeroes freed content, and a
+ *   TRUNCATE checkpoint empties the -wal file;
+ * - an acknowledged utterance survives a crash: WAL with synchronous=FULL,
+ *   one transaction per utterance;
+ * - a locked, full or read-only database never loses a consented
+ *   utterance silently: it waits (busy timeout), then queues in bounded
+ *   memory and retries; when the queue is full it says so.
+ */
+#include "earshot.h"
+#include "array.h"
+#include "redact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sndfile.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Migrations, applied in order; PRAGMA user_version counts those applied.
+ * Version 1 was the first layout (sessions, consents, utterances);
+ * version 2 added provenance and audio columns and the audit table. Never
+ * edit a migration that has shipped: add one. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE sessions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL DEFAULT '',"
+    "  started_at TEXT NOT NULL,"
+    "  ended_at TEXT);"
+    "CREATE TABLE consents ("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  scope_transcripts INTEGER NOT NULL DEFAULT 0,"
+    "  scope_quotes INTEGER NOT NULL DEFAULT 0,"
+    "  scope_audio INTEGER NOT NULL DEFAULT 0,"
+    "  text_version TEXT NOT NULL,"
+    "  method TEXT NOT NULL CHECK (method IN ('voice','api','button','granted-elsewhere')),"
+    "  granted_at TEXT NOT NULL,"
+    "  revoked_at TEXT);"
+    "CREATE TABLE utterances ("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  consent_id INTEGER NOT NULL REFERENCES consents(id) ON DELETE CASCADE,"
+    "  heard_at TEXT NOT NULL,"
+    "  start REAL, end REAL,"
+    "  text TEXT NOT NULL,"
+    "  intent TEXT, confidence REAL,"
+    "  slots TEXT NOT NULL DEFAULT '{}',"
+    "  sentiment TEXT, sentiment_score REAL,"
+    "  topics TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX utterances_session ON utterances(session_id);"
+    "CREATE INDEX utterances_heard ON utterances(heard_at);",
+    /* 2 */
+    "ALTER TABLE utterances ADD COLUMN model_hash TEXT;"
+    "ALTER TABLE utterances ADD COLUMN grammar_hash TEXT;"
+    "ALTER TABLE utterances ADD COLUMN audio TEXT;"
+    "CREATE INDEX consents_session ON consents(session_id);"
+    "CREATE INDEX utterances_consent ON utterances(consent_id);"
+    "CREATE TABLE audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"       /* forget, export, retention, revoke */
+    "  what TEXT NOT NULL DEFAULT '',"  /* session, channel, before, all, voice */
+    "  sessions INTEGER NOT NULL DEFAULT 0,"
+    "  utterances INTEGER NOT NULL DEFAULT 0);",
+};
+enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
+
+/* A redacted row waiting for the database. */
+typedef struct pending {
+    int64_t session, consent;
+    char heard_at[32];
+    double start, end;
+    char *text, *intent, *slots, *sentiment, *topics, *model, *grammar, *audio;
+    double confidence, sentiment_score;
+    int has_analysis;
+} pending;
+
+struct earshot_store {
+    earshot_store_config cfg;
+    char *path, *audio_dir, *consent_version;
+    sqlite3 *db;
+    earshot__redactor *redactor;
+    pending *queue;
+    size_t n_queue, queue_cap;
+    size_t lost; /* utterances refused because the queue was full */
+    char errmsg[1024];
+};
+
+earshot_store_config earshot_store_config_default(void)
+{
+    return (earshot_store_config){
+        .path = "earshot.db",
+        .grammar_dir = NULL,
+        .retain_days = 0,
+        .busy_timeout_ms = 2000,
+        .queue_max = 1000,
+        .consent_version = "1",
+        .on_log = NULL,
+        .log_user = NULL,
+    };
+}
+
+static int forget_as(earshot_store *s, const earshot_forget_what *w, const char *how,
+                     int64_t *n_sessions, int64_t *n_utterances);
+
+static int fail(earshot_store *s, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void say(earshot_store *s, int level, const char *fmt, ...)
+{
+    if (!s->cfg.on_log)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->cfg.on_log(level, msg, s->cfg.log_user);
+}
+
+/* SQLite's result as ours: a full disk, a read-only file and a lock are
+ * conditions to wait out (the caller queues); anything else is an error. */
+static int db_fail(earshot_store *s, int src, const char *what)
+{
+    int base = src & 0xff;
+    int rc = EARSHOT_STORAGE;
+    if (base == SQLITE_CORRUPT || base == SQLITE_NOTADB)
+        rc = EARSHOT_CORRUPT;
+    const char *hint = "";
+    if (base == SQLITE_FULL || base == SQLITE_IOERR)
+        hint = " (is the disk full?)";
+    else if (base == SQLITE_READONLY)
+        hint = " (is the file or its folder read-only?)";
+    return fail(s, rc, "%s: %s: %s%s", s->path, what,
+                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src), hint);
+}
+
+static int transient(int src)
+{
+    int base = src & 0xff;
+    return base == SQLITE_BUSY || base == SQLITE_LOCKED || base == SQLITE_FULL ||
+           base == SQLITE_READONLY || base == SQLITE_IOERR || base == SQLITE_CANTOPEN;
+}
+
+static void now_iso(char *buf, size_t len, time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static int exec(earshot_store *s, const char *sql)
+{
+    int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return src;
+}
+
+/* Prepared statements only: every value goes through a bind. */
+static int prep(earshot_store *s, sqlite3_stmt **st, const char *sql)
+{
+    int src = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (src != SQLITE_OK)
+        *st = NULL;
+    return src;
+}
+
+static int64_t scalar(earshot_store *s, const char *sql, int64_t arg, int *src_out)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    int src = prep(s, &st, sql);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, arg);
+        src = sqlite3_step(st);
+        if (src == SQLITE_ROW) {
+            v = sqlite3_column_int64(st, 0);
+            src = SQLITE_OK;
+        } else if (src == SQLITE_DONE) {
+            src = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    if (src_out)
+        *src_out = src;
+    return v;
+}
+
+/* A file that is not SQLite, or is damaged, is refused and left exactly as
+ * it was: it may be someone's only copy. */
+static int check_header(earshot_store *s)
+{
+    struct stat st;
+    if (stat(s->path, &st) != 0)
+        return errno == ENOENT ? EARSHOT_OK
+                               : fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return fail(s, EARSHOT_IO, "%s: is a directory, not a database file", s->path);
+    if (st.st_size == 0)
+        return EARSHOT_OK;
+    FILE *f = fopen(s->path, "rb");
+    if (!f)
+        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    char head[16] = {0};
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (n < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
+        return fail(s, EARSHOT_CORRUPT,
+                    "%s: not an SQLite database (refusing to touch it; move it away or "
+                    "pass another --db)", s->path);
+    return EARSHOT_OK;
+}
+
+static int migrate(earshot_store *s, int64_t version)
+{
+    int src;
+    for (int64_t v = version; v < SCHEMA_VERSION; v++) {
+        char set[64];
+        snprintf(set, sizeof set, "PRAGMA user_version = %d", (int)(v + 1));
+        if ((src = exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
+            return db_fail(s, src, "cannot start the schema migration");
+        if ((src = exec(s, migrations[v])) != SQLITE_OK ||
+            (src = exec(s, set)) != SQLITE_OK) {
+            int rc = db_fail(s, src, "schema migration failed");
+            exec(s, "ROLLBACK");
+            return rc;
+        }
+        if ((src = exec(s, "COMMIT")) != SQLITE_OK) {
+            int rc = db_fail(s, src, "cannot commit the schema migration");
+            exec(s, "ROLLBACK");
+            return rc;
+        }
+    }
+    return EARSHOT_OK;
+}
+
+int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
+{
+    if (!out)
+        return EARSHOT_MISUSE;
+    earshot_store *s = calloc(1, sizeof *s);
+    *out = s;
+    if (!s)
+        return EARSHOT_NOMEM;
+    if (!cfg)
+        return fail(s, EARSHOT_MISUSE, "earshot_store_open: cfg is NULL");
+    s->cfg = *cfg;
+    s->path = strdup(cfg->path && cfg->path[0] ? cfg->path : "earshot.db");
+    s->consent_version = strdup(cfg->consent_version ? cfg->consent_version : "1");
+    if (!s->path || !s->consent_version)
+        return fail(s, EARSHOT_NOMEM, "out of memory");
+    s->cfg.path = s->path;
+    s->cfg.consent_version = s->consent_version;
+    s->cfg.grammar_dir = NULL; /* not kept: used only here */
+    size_t len = strlen(s->path) + 8;
+    if (!(s->audio_dir = malloc(len)))
+        return fail(s, EARSHOT_NOMEM, "out of memory");
+    snprintf(s->audio_dir, len, "%s.audio", s->path);
+
+    /* Redaction rules come first: without them nothing may be written. */
+    const char *gdir = cfg->grammar_dir ? cfg->grammar_dir : earshot_default_grammar_dir();
+    char err[512];
+    s->redactor = earshot__redactor_open(gdir, err, sizeof err);
+    if (!s->redactor)
+        return fail(s, EARSHOT_GRAMMAR, "%s", err);
+
+    int rc = check_header(s);
+    if (rc != EARSHOT_OK)
+        return rc;
+    /* Created 0600: transcripts are nobody else's business. SQLite creates
+     * the -wal and -shm files with the main file's permissions. */
+    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    close(fd);
+    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot open");
+    sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 0);
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Read-only checks first: a file that is not ours, is newer, or is
+     * damaged is refused before a single byte of it changes (switching it
+     * to WAL would already write its header). */
+    int64_t bad = scalar(s, "SELECT count(*) FROM pragma_quick_check WHERE quick_check != 'ok' "
+                            "AND ?1 = ?1", 0, &src);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read the database");
+    if (bad > 0)
+        return fail(s, EARSHOT_CORRUPT, "%s: the database is damaged (quick_check failed); "
+                                        "refusing to write to it", s->path);
+    int64_t version = scalar(s, "PRAGMA user_version", 0, &src);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read the schema version");
+    if (version > SCHEMA_VERSION)
+        return fail(s, EARSHOT_CORRUPT,
+                    "%s: schema version %" PRId64 " is newer than this earshot knows (%d); "
+                    "use a newer earshot", s->path, version, (int)SCHEMA_VERSION);
+    if (version == 0) {
+        /* A version-0 file with tables is some other program's database. */
+        int64_t tables = scalar(s, "SELECT count(*) FROM sqlite_schema WHERE ?1 = ?1", 0, &src);
+        if (src != SQLITE_OK)
+            return db_fail(s, src, "cannot read the schema");
+        if (tables > 0)
+            return fail(s, EARSHOT_CORRUPT,
+                        "%s: an SQLite database but not an Earshot one (refusing to touch it)",
+                        s->path);
+    }
+    sqlite3_stmt *st;
+    src = prep(s, &st, "PRAGMA journal_mode = WAL");
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(st);
+        src = src == SQLITE_ROW ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot open");
+    /* synchronous=FULL: in WAL mode NORMAL may lose the last commits on a
+     * power cut; an acknowledged consented utterance must not be lost. */
+    if ((src = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                       "PRAGMA secure_delete = ON;")) != SQLITE_OK)
+        return db_fail(s, src, "cannot configure");
+    if ((rc = migrate(s, version)) != EARSHOT_OK)
+        return rc;
+    if (cfg->retain_days > 0) {
+        int64_t n = 0;
+        rc = earshot_store_purge(s, cfg->retain_days, &n);
+        if (rc != EARSHOT_OK)
+            return rc;
+    }
+    return EARSHOT_OK;
+}
+
+const char *earshot_store_errmsg(const earshot_store *s)
+{
+    if (!s)
+        return "out of memory";
+    return s->errmsg[0] ? s->errmsg : "not an error";
+}
+
+static void pending_free(pending *p)
+{
+    free(p->text);
+    free(p->intent);
+    free(p->slots);
+    free(p->sentiment);
+    free(p->topics);
+    free(p->model);
+    free(p->grammar);
+    free(p->audio);
+}
+
+static void remove_audio(const char *path)
+{
+    if (path && path[0])
+        unlink(path);
+}
+
+void earshot_store_close(earshot_store *s)
+{
+    if (!s)
+        return;
+    if (s->db && s->n_queue > 0)
+        earshot_store_retry(s);
+    if (s->n_queue > 0)
+        say(s, EARSHOT_LOG_ERROR,
+            "%s: %zu queued utterances could not be written before closing (%s)", s->path,
+            s->n_queue, s->errmsg);
+    for (size_t i = 0; i < s->n_queue; i++) {
+        remove_audio(s->queue[i].audio);
+        pending_free(&s->queue[i]);
+    }
+    free(s->queue);
+    if (s->db) {
+        /* Leave no -wal file holding what was written or erased. */
+        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        sqlite3_close_v2(s->db);
+    }
+    earshot__redactor_close(s->redactor);
+    free(s->path);
+    free(s->audio_dir);
+    free(s->consent_version);
+    free(s);
+}
+
+int earshot_session_begin(earshot_store *s, const char *channel, int64_t *session)
+{
+    if (!s || !s->db || !session)
+        return EARSHOT_MISUSE;
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int src = prep(s, &st, "INSERT INTO sessions (channel, started_at) VALUES (?1, ?2)");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, channel ? channel : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return db_fail(s, src, "cannot begin a session");
+    *session = sqlite3_last_insert_rowid(s->db);
+    return EARSHOT_OK;
+}
+
+int earshot_session_end(earshot_store *s, int64_t session)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int src = prep(s, &st, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, session);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return db_fail(s, src, "cannot end the session");
+    return EARSHOT_OK;
+}
+
+static const char *method_name(earshot_consent_method how)
+{
+    switch (how) {
+    case EARSHOT_BY_VOICE: return "voice";
+    case EARSHOT_BY_API: return "api";
+    case EARSHOT_BY_BUTTON: return "button";
+    case EARSHOT_BY_ELSEWHERE: return "granted-elsewhere";
+    }
+    return NULL;
+}
+
+int earshot_consent_grant(earshot_store *s, int64_t session, unsigned scopes,
+                          earshot_consent_method how, int64_t *consent)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    const char *m = method_name(how);
+    if (!m || !scopes || (scopes & ~7u))
+        return fail(s, EARSHOT_MISUSE, "earshot_consent_grant: bad scopes or method");
+    int src;
+    if (scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src) != 1)
+        return src != SQLITE_OK ? db_fail(s, src, "cannot grant consent")
+                                : fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    src = prep(s, &st,
+               "INSERT INTO consents (session_id, scope_transcripts, scope_quotes, scope_audio,"
+               " text_version, method, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, session);
+        sqlite3_bind_int(st, 2, !!(scopes & EARSHOT_SCOPE_TRANSCRIPTS));
+        sqlite3_bind_int(st, 3, !!(scopes & EARSHOT_SCOPE_QUOTES));
+        sqlite3_bind_int(st, 4, !!(scopes & EARSHOT_SCOPE_AUDIO));
+        sqlite3_bind_text(st, 5, s->consent_version, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, m, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, at, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return db_fail(s, src, "cannot record consent");
+    if (consent)
+        *consent = sqlite3_last_insert_rowid(s->db);
+    return EARSHOT_OK;
+}
+
+/* Queued rows of erased sessions or consents must go too: "forget" covers
+ * what is still in memory. */
+static void drop_queued(earshot_store *s, int64_t session, int64_t consent)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_queue; i++) {
+        pending *p = &s->queue[i];
+        if ((session >= 0 && p->session == session) || (consent >= 0 && p->consent == consent)) {
+            remove_audio(p->audio);
+            pending_free(p);
+        } else {
+            s->queue[k++] = *p;
+        }
+    }
+    s->n_queue = k;
+}
+
+/* Deletes files named by a query's first column (audio beside the DB). */
+static void unlink_audio(earshot_store *s, const char *sql, int64_t arg, const char *text)
+{
+    sqlite3_stmt *st;
+    if (prep(s, &st, sql) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, arg);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        remove_audio((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static void audit(earshot_store *s, const char *event, const char *what, int64_t sessions,
+                  int64_t utterances)
+{
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    if (prep(s, &st, "INSERT INTO audit (at, event, what, sessions, utterances) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)") != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, sessions);
+    sqlite3_bind_int64(st, 5, utterances);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+}
+
+/* After an erasure the deleted text may still sit in WAL frames;
+ * checkpointing with TRUNCATE copies the zeroed pages home and empties
+ * the -wal file. A reader holding an old snapshot blocks this: say so. */
+static int scrub(earshot_store *s)
+{
+    int log = 0, done = 0;
+    int src = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "erased, but the write-ahead log could not be emptied yet "
+                               "(another process is reading); it will be at the next close");
+    return EARSHOT_OK;
+}
+
+int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    int src;
+    if ((src = exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
+        return db_fail(s, src, "cannot revoke consent");
+    int64_t n = scalar(s, "SELECT count(*) FROM utterances WHERE consent_id IN "
+                          "(SELECT id FROM consents WHERE session_id = ?1 AND revoked_at IS NULL)",
+                       session, &src);
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st = NULL;
+    if (src == SQLITE_OK)
+        src = prep(s, &st, "DELETE FROM utterances WHERE consent_id IN (SELECT id FROM consents"
+                           " WHERE session_id = ?1 AND revoked_at IS NULL) RETURNING audio");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, session);
+        while ((src = sqlite3_step(st)) == SQLITE_ROW)
+            remove_audio((const char *)sqlite3_column_text(st, 0));
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_OK)
+        src = prep(s, &st, "UPDATE consents SET revoked_at = ?2 WHERE session_id = ?1 "
+                           "AND revoked_at IS NULL");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, session);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+        sqlite3_finalize(st);
+    }
+    if (src == SQLITE_OK) {
+        audit(s, "revoke", "session", 1, n);
+        src = exec(s, "COMMIT");
+    }
+    if (src != SQLITE_OK) {
+        int rc = db_fail(s, src, "cannot revoke consent");
+        exec(s, "ROLLBACK");
+        return rc;
+    }
+    drop_queued(s, session, -1);
+    if (n_erased)
+        *n_erased = n;
+    return scrub(s);
+}
+
+/* The active consent that allows transcripts, or 0 if none. */
+static int64_t active_consent(earshot_store *s, int64_t session, int *audio, int *src)
+{
+    sqlite3_stmt *st;
+    int64_t id = 0;
+    *audio = 0;
+    *src = prep(s, &st, "SELECT id, scope_audio FROM consents WHERE session_id = ?1 AND "
+                        "revoked_at IS NULL AND scope_transcripts = 1 ORDER BY id DESC LIMIT 1");
+    if (*src != SQLITE_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, session);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+        *audio = sqlite3_column_int(st, 1);
+        *src = SQLITE_OK;
+    } else {
+        *src = r == SQLITE_DONE ? SQLITE_OK : r;
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+static int write_row(earshot_store *s, const pending *p)
+{
+    sqlite3_stmt *st;
+    int src = prep(s, &st,
+                   "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text,"
+                   " intent, confidence, slots, sentiment, sentiment_score, topics, model_hash,"
+                   " grammar_hash, audio) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+    if (src != SQLITE_OK)
+        return src;
+    sqlite3_bind_int64(st, 1, p->session);
+    sqlite3_bind_int64(st, 2, p->consent);
+    sqlite3_bind_text(st, 3, p->heard_at, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, p->start);
+    sqlite3_bind_double(st, 5, p->end);
+    sqlite3_bind_text(st, 6, p->text, -1, SQLITE_STATIC);
+    if (p->has_analysis) {
+        sqlite3_bind_text(st, 7, p->intent, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 8, p->confidence);
+        sqlite3_bind_text(st, 10, p->sentiment, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 11, p->sentiment_score);
+    }
+    sqlite3_bind_text(st, 9, p->slots ? p->slots : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 12, p->topics ? p->topics : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 13, p->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, p->grammar, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 15, p->audio, -1, SQLITE_STATIC);
+    /* One statement is one transaction (autocommit): when step returns
+     * DONE the row is durable, which is what "acknowledged" means. */
+    src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
+/* Writes queued rows in order, in one transaction: all of them or none,
+ * so a failure half-way leaves the queue as it was. A row whose consent
+ * was revoked (or session erased) while it waited is dropped unwritten. */
+int earshot_store_retry(earshot_store *s)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    if (s->n_queue == 0)
+        return EARSHOT_OK;
+    int src = exec(s, "BEGIN IMMEDIATE");
+    size_t i = 0;
+    unsigned char *drop = calloc(s->n_queue, 1);
+    if (!drop)
+        src = SQLITE_NOMEM;
+    for (; src == SQLITE_OK && i < s->n_queue; i++) {
+        pending *p = &s->queue[i];
+        int a = 0;
+        int64_t c = active_consent(s, p->session, &a, &src);
+        if (src != SQLITE_OK)
+            break;
+        if (c != p->consent)
+            drop[i] = 1;
+        else
+            src = write_row(s, p);
+    }
+    if (src == SQLITE_OK)
+        src = exec(s, "COMMIT");
+    if (src != SQLITE_OK) {
+        char why[sizeof s->errmsg];
+        db_fail(s, src, "cannot write queued utterances");
+        memcpy(why, s->errmsg, sizeof why);
+        exec(s, "ROLLBACK");
+        memcpy(s->errmsg, why, sizeof why);
+        free(drop);
+        return transient(src) ? EARSHOT_QUEUED : EARSHOT_STORAGE;
+    }
+    for (i = 0; i < s->n_queue; i++) {
+        if (drop[i])
+            remove_audio(s->queue[i].audio);
+        pending_free(&s->queue[i]);
+    }
+    free(drop);
+    s->n_queue = 0;
+    return EARSHOT_OK;
+}
+
+size_t earshot_store_queued(const earshot_store *s)
+{
+    return s ? s->n_queue : 0;
+}
+
+/* Audio is kept only with the audio scope: one FLAC file per utterance in
+ * DB.audio/, created 0600, named by time and a counter (never by content).
+ * Returns the path, or NULL (the utterance is then stored without it). */
+static char *save_audio(earshot_store *s, const int16_t *pcm, size_t n)
+{
+    if (mkdir(s->audio_dir, 0700) != 0 && errno != EEXIST) {
+        say(s, EARSHOT_LOG_WARN, "%s: %s; audio not kept", s->audio_dir, strerror(errno));
+        return NULL;
+    }
+    static unsigned counter;
+    size_t len = strlen(s->audio_dir) + 64;
+    char *path = malloc(len);
+    if (!path)
+        return NULL;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(path, len, "%s/%lld-%09ld-%u.flac", s->audio_dir, (long long)ts.tv_sec,
+             ts.tv_nsec, ++counter);
+    SF_INFO info = {.samplerate = EARSHOT_SAMPLE_RATE, .channels = 1,
+                    .format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16};
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    SNDFILE *f = fd >= 0 ? sf_open_fd(fd, SFM_WRITE, &info, 1) : NULL;
+    if (!f || sf_write_short(f, pcm, (sf_count_t)n) != (sf_count_t)n) {
+        say(s, EARSHOT_LOG_WARN, "%s: cannot write audio; audio not kept", path);
+        if (f)
+            sf_close(f);
+        else if (fd >= 0)
+            close(fd);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    sf_close(f);
+    return path;
+}
+
+static char *join_topics(const earshot_analysis *a)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < a->n_topics; i++)
+        len += strlen(a->topics[i]) + 1;
+    char *t = malloc(len);
+    if (!t)
+        return NULL;
+    t[0] = '\0';
+    for (size_t i = 0; i < a->n_topics; i++) {
+        if (i)
+            strcat(t, ",");
+        strcat(t, a->topics[i]);
+    }
+    return t;
+}
+
+static int enqueue(earshot_store *s, pending *p)
+{
+    size_t max = s->cfg.queue_max;
+    if (s->n_queue >= max ||
+        !earshot__grow((void **)&s->queue, &s->queue_cap, s->n_queue + 1, sizeof *s->queue)) {
+        s->lost++;
+        remove_audio(p->audio);
+        pending_free(p);
+        return fail(s, EARSHOT_STORAGE,
+                    "%s: the database cannot be written and the memory queue is full "
+                    "(%zu utterances waiting): this utterance was NOT stored (%zu lost so far)",
+                    s->path, s->n_queue, s->lost);
+    }
+    s->queue[s->n_queue++] = *p;
+    return EARSHOT_QUEUED;
+}
+
+static int store_row(earshot_store *s, int64_t session, int64_t consent, int keep_audio,
+                     const earshot_utterance *u, const int16_t *pcm, size_t n)
+{
+    pending p = {.session = session, .consent = consent, .start = u->start, .end = u->end};
+    now_iso(p.heard_at, sizeof p.heard_at, time(NULL));
+    /* Redaction happens here, on the way in: the unredacted text never
+     * reaches a statement, the queue or the file. */
+    p.text = earshot__redact(s->redactor, u->text ? u->text : "", NULL);
+    int ok = p.text != NULL;
+    const earshot_analysis *a = u->analysis;
+    if (a && ok) {
+        p.has_analysis = 1;
+        p.intent = dup_or_null(a->intent);
+        p.sentiment = dup_or_null(a->sentiment);
+        p.confidence = a->confidence;
+        p.sentiment_score = a->sentiment_score;
+        p.topics = join_topics(a);
+        char slots[32];
+        if (a->score >= 0)
+            snprintf(slots, sizeof slots, "{\"score\":%d}", a->score);
+        else
+            snprintf(slots, sizeof slots, "{}");
+        p.slots = strdup(slots);
+        ok = p.intent && p.sentiment && p.topics && p.slots;
+    }
+    p.model = dup_or_null(u->model_id);
+    p.grammar = dup_or_null(u->grammar_id);
+    if (!ok) {
+        pending_free(&p);
+        return fail(s, EARSHOT_NOMEM, "out of memory: utterance not stored");
+    }
+    if (keep_audio && pcm && n > 0)
+        p.audio = save_audio(s, pcm, n);
+    /* Older rows first: a queue means the database was unavailable. */
+    if (s->n_queue > 0 && earshot_store_retry(s) != EARSHOT_OK)
+        return enqueue(s, &p);
+    int src = write_row(s, &p);
+    if (src == SQLITE_OK) {
+        pending_free(&p);
+        return EARSHOT_OK;
+    }
+    if (transient(src)) {
+        db_fail(s, src, "cannot write");
+        char why[sizeof s->errmsg];
+        memcpy(why, s->errmsg, sizeof why);
+        int rc = enqueue(s, &p);
+        if (rc == EARSHOT_QUEUED)
+            fail(s, rc, "%.900s; %zu utterance%s kept in memory, will retry", why, s->n_queue,
+                 s->n_queue == 1 ? "" : "s");
+        return rc;
+    }
+    int rc = db_fail(s, src, "cannot write the utterance");
+    remove_audio(p.audio);
+    pending_free(&p);
+    return rc;
+}
+
+static int is_intent(const earshot_utterance *u, const char *name)
+{
+    return u->analysis && u->analysis->intent && !strcmp(u->analysis->intent, name);
+}
+
+int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
+                            const int16_t *pcm, size_t n_samples, earshot_heard *what)
+{
+    earshot_heard dummy;
+    if (!what)
+        what = &dummy;
+    *what = EARSHOT_HEARD_DROPPED;
+    if (!s || !s->db || !u)
+        return EARSHOT_MISUSE;
+    int src;
+    int64_t exists = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src);
+    if (src != SQLITE_OK) {
+        /* Cannot even read: if consent was given, the row must still not
+         * be lost, but consent cannot be checked. Queue nothing; report. */
+        return db_fail(s, src, "cannot read the session");
+    }
+    if (exists != 1)
+        return EARSHOT_OK; /* forgotten (or never begun): nothing is kept */
+    /* The precedence of the intents makes these unambiguous: forget_me
+     * outranks consent_no, which outranks consent_yes. */
+    if (is_intent(u, "forget_me")) {
+        int64_t ns = 0, nu = 0;
+        earshot_forget_what w = {.session = session};
+        int rc = forget_as(s, &w, "voice", &ns, &nu);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_FORGOTTEN;
+        return rc;
+    }
+    int audio;
+    int64_t consent = active_consent(s, session, &audio, &src);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read consent");
+    if (is_intent(u, "consent_no")) {
+        *what = EARSHOT_HEARD_DECLINED;
+        return consent ? earshot_consent_revoke(s, session, NULL) : EARSHOT_OK;
+    }
+    if (!consent && is_intent(u, "consent_yes")) {
+        int rc = earshot_consent_grant(s, session, EARSHOT_SCOPE_TRANSCRIPTS, EARSHOT_BY_VOICE,
+                                       NULL);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_CONSENTED;
+        return rc;
+    }
+    if (!consent)
+        return EARSHOT_OK; /* heard, answered, not kept */
+    int rc = store_row(s, session, consent, audio, u, pcm, n_samples);
+    if (rc == EARSHOT_OK)
+        *what = EARSHOT_HEARD_STORED;
+    else if (rc == EARSHOT_QUEUED)
+        *what = EARSHOT_HEARD_QUEUED;
+    return rc;
+}
+
+/* Erasure. Counts are taken inside the transaction, audio files are
+ * removed as their rows go, and the audit row records counts only. */
+static int forget_as(earshot_store *s, const earshot_forget_what *w, const char *how,
+                     int64_t *n_sessions, int64_t *n_utterances)
+{
+    const char *where; /* selects sessions */
+    const char *what;
+    int64_t arg = 0;
+    const char *text = NULL;
+    if (w->all) {
+        where = "?1 = ?1";
+        what = "all";
+    } else if (w->channel) {
+        where = "channel = ?2 AND ?1 = ?1";
+        text = w->channel;
+        what = "channel";
+    } else if (w->before) {
+        where = NULL;
+        text = w->before;
+        what = "before";
+    } else {
+        where = "id = ?1";
+        arg = w->session;
+        what = "session";
+    }
+    if (how)
+        what = how;
+    int src = exec(s, "BEGIN IMMEDIATE");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot erase");
+    char sql[512];
+    int64_t ns = 0, nu = 0;
+    if (where) {
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions WHERE %s", where);
+        sqlite3_stmt *st;
+        if ((src = prep(s, &st, sql)) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, arg);
+            if (text)
+                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                ns = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM utterances WHERE session_id IN "
+                                  "(SELECT id FROM sessions WHERE %s)", where);
+        if (src == SQLITE_OK && (src = prep(s, &st, sql)) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, arg);
+            if (text)
+                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                nu = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+        }
+        snprintf(sql, sizeof sql, "SELECT audio FROM utterances WHERE audio IS NOT NULL AND "
+                                  "session_id IN (SELECT id FROM sessions WHERE %s)", where);
+        if (src == SQLITE_OK)
+            unlink_audio(s, sql, arg, text);
+        /* ON DELETE CASCADE takes the consents and utterances along. */
+        snprintf(sql, sizeof sql, "DELETE FROM sessions WHERE %s", where);
+        if (src == SQLITE_OK && (src = prep(s, &st, sql)) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, arg);
+            if (text)
+                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+            src = sqlite3_step(st);
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+            sqlite3_finalize(st);
+        }
+    } else {
+        /* --before DATE: utterances heard before it, then the sessions
+         * that began before it and hold nothing any more. */
+        sqlite3_stmt *st;
+        if ((src = prep(s, &st, "DELETE FROM utterances WHERE heard_at < ?1 RETURNING audio")) ==
+            SQLITE_OK) {
+            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+            while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+                remove_audio((const char *)sqlite3_column_text(st, 0));
+                nu++;
+            }
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+            sqlite3_finalize(st);
+        }
+        if (src == SQLITE_OK &&
+            (src = prep(s, &st, "DELETE FROM sessions WHERE started_at < ?1 AND id NOT IN "
+                                "(SELECT session_id FROM utterances)")) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+            src = sqlite3_step(st);
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+            ns = sqlite3_changes(s->db);
+            sqlite3_finalize(st);
+        }
+    }
+    if (src == SQLITE_OK) {
+        audit(s, !strcmp(what, "retention") ? "retention" : "forget", what, ns, nu);
+        src = exec(s, "COMMIT");
+    }
+    if (src != SQLITE_OK) {
+        int rc = db_fail(s, src, "cannot erase");
+        exec(s, "ROLLBACK");
+        return rc;
+    }
+    /* What waits in memory goes too. */
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_queue; i++) {
+        pending *p = &s->queue[i];
+        int gone;
+        if (w->all)
+            gone = 1;
+        else if (w->before)
+            gone = strcmp(p->heard_at, w->before) < 0;
+        else if (w->channel)
+            gone = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", p->session, &src) == 0;
+        else
+            gone = p->session == w->session;
+        if (gone) {
+            remove_audio(p->audio);
+            pending_free(p);
+        } else {
+            s->queue[k++] = *p;
+        }
+    }
+    s->n_queue = k;
+    if (n_sessions)
+        *n_sessions = ns;
+    if (n_utterances)
+        *n_utterances = nu;
+    return scrub(s);
+}
+
+/* YYYY-MM-DD, optionally followed by THH:MM:SSZ. */
+static int valid_date(const char *d)
+{
+    int y, m, day;
+    char rest[32] = "";
+    if (strlen(d) > 20 || sscanf(d, "%4d-%2d-%2d%20s", &y, &m, &day, rest) < 3)
+        return 0;
+    if (strlen(d) < 10 || d[4] != '-' || d[7] != '-' || m < 1 || m > 12 || day < 1 || day > 31)
+        return 0;
+    return !rest[0] || (strlen(d) == 20 && d[10] == 'T' && d[19] == 'Z');
+}
+
+int earshot_forget(earshot_store *s, const earshot_forget_what *w, int64_t *n_sessions,
+                   int64_t *n_utterances)
+{
+    if (!s || !s->db || !w)
+        return EARSHOT_MISUSE;
+    int given = (w->session > 0) + !!w->channel + !!w->before + !!w->all;
+    if (given != 1)
+        return fail(s, EARSHOT_MISUSE, "forget: give exactly one of session, channel, "
+                                       "before or all");
+    if (w->before && !valid_date(w->before))
+        return fail(s, EARSHOT_MISUSE, "forget: '%s' is not a date (YYYY-MM-DD)", w->before);
+    return forget_as(s, w, NULL, n_sessions, n_utterances);
+}
+
+int earshot_store_purge(earshot_store *s, int days, int64_t *n_utterances)
+{
+    if (!s || !s->db || days <= 0)
+        return EARSHOT_MISUSE;
+    char cutoff[32];
+    now_iso(cutoff, sizeof cutoff, time(NULL) - (time_t)days * 86400);
+    earshot_forget_what w = {.before = cutoff};
+    int64_t ns = 0, nu = 0;
+    int rc = forget_as(s, &w, "retention", &ns, &nu);
+    if (rc == EARSHOT_OK && nu + ns > 0)
+        say(s, EARSHOT_LOG_INFO, "retention: erased %" PRId64 " utterances older than %d days",
+            nu, days);
+    if (n_utterances)
+        *n_utterances = nu;
+    return rc;
+}
+
+/* A customer's access request: everything held on one session, as JSON,
+ * built by SQLite's own JSON functions so quoting is never hand-rolled. */
+int earshot_export_session(earshot_store *s, int64_t session, char **json)
+{
+    if (!s || !s->db || !json)
+        return EARSHOT_MISUSE;
+    *json = NULL;
+    sqlite3_stmt *st;
+    int src = prep(s, &st,
+        "SELECT json_object("
+        " 'session', json_object('id', id, 'channel', channel, 'started_at', started_at,"
+        "   'ended_at', ended_at),"
+        " 'consents', (SELECT json_group_array(json_object('id', c.id,"
+        "   'scopes', json_array(CASE WHEN scope_transcripts THEN 'transcripts' END,"
+        "     CASE WHEN scope_quotes THEN 'quotes' END, CASE WHEN scope_audio THEN 'audio' END),"
+        "   'text_version', text_version, 'method', method, 'granted_at', granted_at,"
+        "   'revoked_at', revoked_at)) FROM consents c WHERE c.session_id = sessions.id),"
+        " 'utterances', (SELECT json_group_array(json_object('id', u.id, 'consent', consent_id,"
+        "   'heard_at', heard_at, 'start', start, 'end', end, 'text', text, 'intent', intent,"
+        "   'confidence', confidence, 'slots', json(slots), 'sentiment', sentiment,"
+        "   'sentiment_score', sentiment_score,"
+        "   'topics', CASE WHEN topics = '' THEN json_array()"
+        "     ELSE json('[\"' || replace(topics, ',', '\",\"') || '\"]') END,"
+        "   'model', model_hash, 'grammar', grammar_hash, 'audio', audio IS NOT NULL))"
+        "   FROM (SELECT * FROM utterances WHERE session_id = sessions.id ORDER BY id) u))"
+        " FROM sessions WHERE id = ?1");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot export");
+    sqlite3_bind_int64(st, 1, session);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW) {
+        *json = strdup((const char *)sqlite3_column_text(st, 0));
+        src = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_DONE)
+        return fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot export");
+    if (!*json)
+        return fail(s, EARSHOT_NOMEM, "out of memory");
+    int64_t n = scalar(s, "SELECT count(*) FROM utterances WHERE session_id = ?1", session, &src);
+    audit(s, "export", "session", 1, n);
+    return EARSHOT_OK;
+}
+
+void earshot_free(void *p)
+{
+    free(p);
+}
+
+int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user)
+{
+    if (!s || !s->db || !fn)
+        return EARSHOT_MISUSE;
+    sqlite3_stmt *st;
+    int src = prep(s, &st,
+        "SELECT id, channel, started_at, ended_at,"
+        " (SELECT count(*) FROM utterances WHERE session_id = sessions.id),"
+        " (SELECT count(*) FROM consents WHERE session_id = sessions.id AND revoked_at IS NULL"
+        "   AND scope_transcripts = 1)"
+        " FROM sessions ORDER BY id");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot list sessions");
+    int rc = EARSHOT_OK;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+        earshot_session_info i = {
+            .id = sqlite3_column_int64(st, 0),
+            .channel = (const char *)sqlite3_column_text(st, 1),
+            .started_at = (const char *)sqlite3_column_text(st, 2),
+            .ended_at = (const char *)sqlite3_column_text(st, 3),
+            .utterances = sqlite3_column_int64(st, 4),
+            .consented = sqlite3_column_int(st, 5) > 0,
+        };
+        if (fn(&i, user)) {
+            rc = EARSHOT_STOPPED;
+            break;
+        }
+    }
+    if (rc == EARSHOT_OK && src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot list sessions");
+    sqlite3_finalize(st);
+    return rc;
+}
