@@ -76,8 +76,9 @@ static earshot_store *open_store(const char *path, int busy, size_t queue)
     cfg.busy_timeout_ms = busy;
     cfg.queue_max = queue;
     earshot_store *s = NULL;
-    if (earshot_store_open(&s, &cfg) != EARSHOT_OK) {
-        fprintf(stderr, "store_bench: %s\n", earshot_store_errmsg(s));
+    int rc = earshot_store_open(&s, &cfg);
+    if (rc != EARSHOT_OK) {
+        fprintf(stderr, "store_bench: %s: %s\n", earshot_errstr(rc), earshot_store_errmsg(s));
         exit(1);
     }
     return s;
@@ -131,6 +132,18 @@ int main(int argc, char **argv)
     /* Analyses are computed once per distinct sentence (not timed). */
     earshot_analysis *an = calloc(n_texts, sizeof *an);
     char ***topics = calloc(n_texts, sizeof *topics);
+    /* Consent answers and "forget me" steer the session, not storage:
+     * leave them out. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n_texts; i++) {
+        earshot_analysis a;
+        earshot_intents_analyze(g, texts[i], &a);
+        if (!strncmp(a.intent, "consent_", 8) || !strcmp(a.intent, "forget_me"))
+            free(texts[i]);
+        else
+            texts[kept++] = texts[i];
+    }
+    n_texts = kept;
     for (size_t i = 0; i < n_texts; i++) {
         earshot_intents_analyze(g, texts[i], &an[i]);
         an[i].intent = strdup(an[i].intent);

@@ -94,6 +94,7 @@ struct earshot_store {
     earshot_store_config cfg;
     char *path, *audio_dir, *consent_version;
     sqlite3 *db;
+    sqlite3_stmt *insert; /* the one hot statement, prepared once */
     earshot__redactor *redactor;
     pending *queue;
     size_t n_queue, queue_cap;
@@ -395,6 +396,7 @@ void earshot_store_close(earshot_store *s)
         pending_free(&s->queue[i]);
     }
     free(s->queue);
+    sqlite3_finalize(s->insert);
     if (s->db) {
         /* Leave no -wal file holding what was written or erased. */
         sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -628,13 +630,18 @@ static int64_t active_consent(earshot_store *s, int64_t session, int *audio, int
 
 static int write_row(earshot_store *s, const pending *p)
 {
-    sqlite3_stmt *st;
-    int src = prep(s, &st,
-                   "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text,"
-                   " intent, confidence, slots, sentiment, sentiment_score, topics, model_hash,"
-                   " grammar_hash, audio) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+    int src = SQLITE_OK;
+    if (!s->insert)
+        src = sqlite3_prepare_v3(
+            s->db,
+            "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text,"
+            " intent, confidence, slots, sentiment, sentiment_score, topics, model_hash,"
+            " grammar_hash, audio) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+            -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
     if (src != SQLITE_OK)
         return src;
+    sqlite3_stmt *st = s->insert;
+    sqlite3_clear_bindings(st);
     sqlite3_bind_int64(st, 1, p->session);
     sqlite3_bind_int64(st, 2, p->consent);
     sqlite3_bind_text(st, 3, p->heard_at, -1, SQLITE_STATIC);
@@ -655,7 +662,7 @@ static int write_row(earshot_store *s, const pending *p)
     /* One statement is one transaction (autocommit): when step returns
      * DONE the row is durable, which is what "acknowledged" means. */
     src = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return src == SQLITE_DONE ? SQLITE_OK : src;
 }
 
@@ -673,10 +680,14 @@ int earshot_store_retry(earshot_store *s)
     unsigned char *drop = calloc(s->n_queue, 1);
     if (!drop)
         src = SQLITE_NOMEM;
+    int64_t last_session = -1, c = 0; /* rows come in runs of one session */
     for (; src == SQLITE_OK && i < s->n_queue; i++) {
         pending *p = &s->queue[i];
         int a = 0;
-        int64_t c = active_consent(s, p->session, &a, &src);
+        if (p->session != last_session) {
+            c = active_consent(s, p->session, &a, &src);
+            last_session = p->session;
+        }
         if (src != SQLITE_OK)
             break;
         if (c != p->consent)
