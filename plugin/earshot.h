@@ -312,7 +312,8 @@ typedef enum earshot_consent_method {
 typedef struct earshot_store_config {
     const char *path;        /* default "earshot.db"; created mode 0600 */
     const char *grammar_dir; /* for redact.rules; NULL: earshot_default_grammar_dir() */
-    int retain_days;         /* > 0: erase utterances older than this at open */
+    int retain_days;         /* > 0: erase utterances older than this at open,
+                                then hourly while utterances are stored */
     int busy_timeout_ms;     /* wait this long for a lock before queueing; 2000 */
     size_t queue_max;        /* utterances held in memory while the file cannot
                                 be written; 1000 */

@@ -11,6 +11,13 @@
  * the original bytes between spans, so case, spacing and punctuation are
  * kept exactly.
  *
+ * Transcripts come from a speech recogniser, which mangles read-out digits
+ * ("oh seven seven double oh nine" comes out as "a seven seven double a
+ * nine"). So digit-like words ("a", "to", "for") count as digits inside a
+ * run, and after a strong cue ("my phone number is") the whole stretch up
+ * to the end of the clause is taken, noise words and all: a phone number
+ * left in a stored transcript is worse than a few words too many redacted.
+ *
  * Nothing here is English: the C code knows the shape of a phone number or
  * an e-mail address, the rules file knows the words. */
 #include "array.h"
@@ -39,6 +46,15 @@
 /* Written house numbers have at most this many digits; longer is a phone
  * number or an order number, not "i live at 42". */
 #define HOUSE_DIGITS_MAX 5
+/* A number read out after a strong cue ("my phone number is ..."): it
+ * needs this many digits or digit-like words ("my number is a seven" is
+ * none), may have up to STRETCH_NOISE_MAX words in a row that the
+ * recogniser made of digits ("seven seven devil line oh nine"), and is cut
+ * after STRETCH_MAX_TOKENS tokens (a 19-digit card with noise fits) so that
+ * a long text full of cues stays linear. */
+#define STRETCH_MIN 3
+#define STRETCH_NOISE_MAX 2
+#define STRETCH_MAX_TOKENS 64
 
 /* ------------------------------------------------------------------ */
 /* the lexicon                                                          */
@@ -64,6 +80,8 @@ enum {
     W_TLD = 1u << 16,         /* tld: */
     W_TITLE = 1u << 17,       /* name-title: "mrs" before a name */
     W_UNIT = 1u << 18,        /* number-unit: "pounds" after a quantity */
+    W_DIGIT_LIKE = 1u << 19,  /* digit-like N: "to", a digit only inside a run; N in ->value */
+    W_FILLER = 1u << 20,      /* digit-filler: "w", an unknown digit inside a run */
 };
 
 enum {
@@ -89,6 +107,7 @@ typedef struct word {
 
 typedef struct phrase {
     int kind;
+    int strong; /* *-strong-cue: the number after it survives recognition noise */
     int n;
     int ids[MAX_PHRASE];
 } phrase;
@@ -202,7 +221,7 @@ void earshot__redactor_close(earshot__redactor *r)
 /* reading redact.rules                                                 */
 /* ------------------------------------------------------------------ */
 
-enum { V_NONE, V_NUMBER, V_REPEAT };
+enum { V_NONE, V_NUMBER, V_REPEAT, V_DIGIT };
 
 typedef struct key {
     const char *name;
@@ -211,36 +230,42 @@ typedef struct key {
     int cue;        /* CUE_*, or -1 */
     unsigned flag;  /* W_* given to each word, or 0 */
     int file;       /* names-file: the item is a file name */
+    int strong;     /* a *-strong-cue key */
 } key;
 
 static const key keys[] = {
-    {"number", V_NUMBER, 0, -1, W_NUMBER, 0},
-    {"repeat", V_REPEAT, 0, -1, W_REPEAT, 0},
-    {"hundred", V_NONE, 0, -1, W_HUNDRED, 0},
-    {"hundred-and", V_NONE, 0, -1, W_HUNDRED_AND, 0},
-    {"plus", V_NONE, 0, -1, W_PLUS, 0},
-    {"phone-cue", V_NONE, 1, CUE_PHONE, 0, 0},
-    {"card-cue", V_NONE, 1, CUE_CARD, 0, 0},
-    {"number-cue", V_NONE, 1, CUE_NUMBER, 0, 0},
-    {"cue-glue", V_NONE, 0, -1, W_GLUE, 0},
-    {"number-unit", V_NONE, 0, -1, W_UNIT, 0},
-    {"names-file", V_NONE, 0, -1, 0, 1},
-    {"name-cue", V_NONE, 1, CUE_NAME, 0, 0},
-    {"name-weak-cue", V_NONE, 1, CUE_NAME_WEAK, 0, 0},
-    {"name-suffix", V_NONE, 0, -1, W_SUFFIX, 0},
-    {"name-title", V_NONE, 0, -1, W_TITLE, 0},
-    {"ambiguous-name", V_NONE, 0, -1, W_AMBIGUOUS, 0},
-    {"never-name", V_NONE, 0, -1, W_NEVER, 0},
-    {"clause-break", V_NONE, 0, -1, W_BREAK, 0},
-    {"address-cue", V_NONE, 1, CUE_ADDRESS, 0, 0},
-    {"address-weak-cue", V_NONE, 1, CUE_ADDRESS_WEAK, 0, 0},
-    {"address-prefix", V_NONE, 0, -1, W_ADDR_PREFIX, 0},
-    {"street", V_NONE, 0, -1, W_STREET, 0},
-    {"email-cue", V_NONE, 1, CUE_EMAIL, 0, 0},
-    {"email-at", V_NONE, 0, -1, W_EMAIL_AT, 0},
-    {"email-dot", V_NONE, 0, -1, W_EMAIL_DOT, 0},
-    {"email-join", V_NONE, 0, -1, W_EMAIL_JOIN, 0},
-    {"tld", V_NONE, 0, -1, W_TLD, 0},
+    {"number", V_NUMBER, 0, -1, W_NUMBER, 0, 0},
+    {"repeat", V_REPEAT, 0, -1, W_REPEAT, 0, 0},
+    {"hundred", V_NONE, 0, -1, W_HUNDRED, 0, 0},
+    {"hundred-and", V_NONE, 0, -1, W_HUNDRED_AND, 0, 0},
+    {"plus", V_NONE, 0, -1, W_PLUS, 0, 0},
+    {"phone-cue", V_NONE, 1, CUE_PHONE, 0, 0, 0},
+    {"card-cue", V_NONE, 1, CUE_CARD, 0, 0, 0},
+    {"number-cue", V_NONE, 1, CUE_NUMBER, 0, 0, 0},
+    {"phone-strong-cue", V_NONE, 1, CUE_PHONE, 0, 0, 1},
+    {"card-strong-cue", V_NONE, 1, CUE_CARD, 0, 0, 1},
+    {"number-strong-cue", V_NONE, 1, CUE_NUMBER, 0, 0, 1},
+    {"digit-like", V_DIGIT, 0, -1, W_DIGIT_LIKE, 0, 0},
+    {"digit-filler", V_NONE, 0, -1, W_FILLER, 0, 0},
+    {"cue-glue", V_NONE, 0, -1, W_GLUE, 0, 0},
+    {"number-unit", V_NONE, 0, -1, W_UNIT, 0, 0},
+    {"names-file", V_NONE, 0, -1, 0, 1, 0},
+    {"name-cue", V_NONE, 1, CUE_NAME, 0, 0, 0},
+    {"name-weak-cue", V_NONE, 1, CUE_NAME_WEAK, 0, 0, 0},
+    {"name-suffix", V_NONE, 0, -1, W_SUFFIX, 0, 0},
+    {"name-title", V_NONE, 0, -1, W_TITLE, 0, 0},
+    {"ambiguous-name", V_NONE, 0, -1, W_AMBIGUOUS, 0, 0},
+    {"never-name", V_NONE, 0, -1, W_NEVER, 0, 0},
+    {"clause-break", V_NONE, 0, -1, W_BREAK, 0, 0},
+    {"address-cue", V_NONE, 1, CUE_ADDRESS, 0, 0, 0},
+    {"address-weak-cue", V_NONE, 1, CUE_ADDRESS_WEAK, 0, 0, 0},
+    {"address-prefix", V_NONE, 0, -1, W_ADDR_PREFIX, 0, 0},
+    {"street", V_NONE, 0, -1, W_STREET, 0, 0},
+    {"email-cue", V_NONE, 1, CUE_EMAIL, 0, 0, 0},
+    {"email-at", V_NONE, 0, -1, W_EMAIL_AT, 0, 0},
+    {"email-dot", V_NONE, 0, -1, W_EMAIL_DOT, 0, 0},
+    {"email-join", V_NONE, 0, -1, W_EMAIL_JOIN, 0, 0},
+    {"tld", V_NONE, 0, -1, W_TLD, 0, 0},
 };
 #define N_KEYS (sizeof keys / sizeof *keys)
 
@@ -318,20 +343,40 @@ static int distance(const char *a, size_t la, const char *b)
 
 static void read_names_file(loader *L, const char *name, int rline, int rcol);
 
+/* What a word already means as a digit ("number 7", "digit-like 2", "a
+ * digit-filler"), for the conflict messages; NULL when nothing. */
+static const char *digit_meaning(const word *w, char buf[32])
+{
+    if (w->flags & W_NUMBER)
+        snprintf(buf, 32, "number %d", w->value);
+    else if (w->flags & W_DIGIT_LIKE)
+        snprintf(buf, 32, "digit-like %d", w->value);
+    else if (w->flags & W_FILLER)
+        snprintf(buf, 32, "a digit-filler");
+    else
+        return NULL;
+    return buf;
+}
+
 /* Gives word id what its key means. Conflicting meanings of one word are
- * errors: a word cannot be both digit 1 and digit 7. */
+ * errors: a word cannot be both digit 1 and digit 7, nor a number word and
+ * a digit only inside runs. */
 static void apply_word(loader *L, const key *k, int value, int id, int line, int col)
 {
     word *w = &L->r->words[id];
-    if (k->value == V_NUMBER) {
-        if ((w->flags & W_NUMBER) && w->value != value) {
-            report(L, L->path, line, col, "'%s' is already number %d (line %d)", w->text,
-                   w->value, w->value_line);
+    if (k->value == V_NUMBER || k->value == V_DIGIT || k->flag == W_FILLER) {
+        char buf[32];
+        const char *had = digit_meaning(w, buf);
+        /* Saying the same thing twice is fine. */
+        if (had && !((w->flags & k->flag) && (k->flag == W_FILLER || w->value == value))) {
+            report(L, L->path, line, col, "'%s' is already %s (line %d)", w->text, had,
+                   w->value_line);
             return;
         }
-        w->value = value;
-        if (!(w->flags & W_NUMBER))
+        if (!had) {
+            w->value = k->flag == W_FILLER ? -1 : value;
             w->value_line = line;
+        }
     } else if (k->value == V_REPEAT) {
         if ((w->flags & W_REPEAT) && w->repeat != value) {
             report(L, L->path, line, col, "'%s' is already repeat %d (line %d)", w->text,
@@ -348,7 +393,7 @@ static void apply_word(loader *L, const key *k, int value, int id, int line, int
     w->flags |= k->flag;
 }
 
-static void add_cue(loader *L, int kind, const int *ids, int n)
+static void add_cue(loader *L, int kind, int strong, const int *ids, int n)
 {
     earshot__redactor *r = L->r;
     if (!earshot__grow((void **)&r->cues, &r->cap_cues, r->n_cues + 1, sizeof *r->cues)) {
@@ -357,6 +402,7 @@ static void add_cue(loader *L, int kind, const int *ids, int n)
     }
     phrase *p = &r->cues[r->n_cues++];
     p->kind = kind;
+    p->strong = strong;
     p->n = n;
     memcpy(p->ids, ids, (size_t)n * sizeof *ids);
 }
@@ -429,6 +475,10 @@ static void parse_rules_line(loader *L, const char *s, int line)
                    "number values are 0 to 19 and the tens 20, 30 ... 90");
             return;
         }
+        if (k->value == V_DIGIT && value > 9) {
+            report(L, L->path, line, (int)vstart + 1, "digit-like values are 0 to 9");
+            return;
+        }
         if (k->value == V_REPEAT && (value < 2 || value > 9)) {
             report(L, L->path, line, (int)vstart + 1, "repeat values are 2 to 9");
             return;
@@ -437,7 +487,9 @@ static void parse_rules_line(loader *L, const char *s, int line)
             pos++;
     } else if (k->value != V_NONE) {
         report(L, L->path, line, (int)pos + 1, "'%s' needs a value, as in '%s'", k->name,
-               k->value == V_NUMBER ? "number 7: seven" : "repeat 2: double");
+               k->value == V_NUMBER  ? "number 7: seven"
+               : k->value == V_DIGIT ? "digit-like 2: to"
+                                     : "repeat 2: double");
         return;
     }
     if (s[pos] != ':') {
@@ -531,7 +583,7 @@ static void parse_rules_line(loader *L, const char *s, int line)
             return;
         }
         if (k->cue >= 0)
-            add_cue(L, k->cue, ids, n);
+            add_cue(L, k->cue, k->strong, ids, n);
         else
             apply_word(L, k, value, ids[0], line, cols[0]);
         if (L->nomem || s[pos] != '|')
@@ -995,14 +1047,17 @@ static int value_of(const ctx *c, size_t i)
     return c->r->words[c->t[i].id].value;
 }
 
-/* The longest cue phrase of a kind in mask that ends just before token e.
- * Returns its kind, or -1; *len gets its word count. */
-static int cue_ending_at(const ctx *c, size_t e, unsigned mask, int *len)
+/* The longest cue phrase of a kind in mask that ends just before token e;
+ * of two as long, a strong one ("phone number" is both a phone-cue and a
+ * phone-strong-cue). Returns its kind, or -1; *len gets its word count and
+ * *strong whether it is a strong cue. */
+static int cue_ending_at(const ctx *c, size_t e, unsigned mask, int *len, int *strong)
 {
-    int best = -1, best_n = 0;
+    int best = -1, best_n = 0, best_strong = 0;
     for (size_t k = 0; k < c->r->n_cues; k++) {
         const phrase *p = &c->r->cues[k];
-        if (!(mask & CUE_BIT(p->kind)) || (size_t)p->n > e || p->n <= best_n)
+        if (!(mask & CUE_BIT(p->kind)) || (size_t)p->n > e || p->n < best_n ||
+            (p->n == best_n && (best_strong || !p->strong)))
             continue;
         size_t s = e - (size_t)p->n;
         int ok = 1;
@@ -1011,25 +1066,27 @@ static int cue_ending_at(const ctx *c, size_t e, unsigned mask, int *len)
         if (ok) {
             best = p->kind;
             best_n = p->n;
+            best_strong = p->strong;
         }
     }
     *len = best_n;
+    *strong = best_strong;
     return best;
 }
 
 /* A cue of a kind in mask before token i, allowing up to CUE_GAP_MAX
  * glue words (when glue is set) or ':' ',' marks in between: "my number
- * is: 0161 ...", "call me on 0161 ...". Returns the kind or -1; *cue_start
- * gets the cue's first token. */
-static int cue_before(const ctx *c, size_t i, unsigned mask, int glue, size_t *cue_start)
+ * is: 0161 ...", "call me on 0161 ...". Returns the kind or -1; *strong
+ * (if not NULL) gets whether the cue is a strong one. */
+static int cue_before(const ctx *c, size_t i, unsigned mask, int glue, int *strong)
 {
     size_t e = i;
     for (int step = 0; step <= CUE_GAP_MAX; step++) {
-        int len;
-        int kind = cue_ending_at(c, e, mask, &len);
+        int len, st;
+        int kind = cue_ending_at(c, e, mask, &len, &st);
         if (kind >= 0) {
-            if (cue_start)
-                *cue_start = e - (size_t)len;
+            if (strong)
+                *strong = st;
             return kind;
         }
         if (e == 0)
@@ -1059,11 +1116,12 @@ static void add_span(ctx *c, size_t first, size_t last, int type)
 /* numbers                                                              */
 /* ------------------------------------------------------------------ */
 
-/* The digits of a run: how many, the first, and the first 20 for the
- * Luhn check (cards have at most 19). */
+/* The digits of a run: how many, the first 20 for the Luhn check (cards
+ * have at most 19), and whether a filler stands for a digit nobody knows. */
 typedef struct digits {
     size_t n;
     char d[20];
+    int unknown;
 } digits;
 
 static void put_digit(digits *g, char d)
@@ -1140,19 +1198,65 @@ static size_t spoken_number(const ctx *c, size_t i, digits *g)
     return 1;
 }
 
-/* One element of a digit run: written digits or a spoken number. */
-static size_t run_element(const ctx *c, size_t i, digits *g)
+/* What one element of a digit run is. A digit-like word or a filler is a
+ * digit only in company, so the run builders need to know which they got. */
+enum {
+    EL_SINGLE, /* one digit said as one: "seven", "double oh", "7" */
+    EL_MULTI,  /* more: "twenty", "fifteen", "seven hundred", "07700" */
+    EL_LIKE,   /* a digit-like word: "to", "a", "double a" */
+    EL_FILL,   /* a digit-filler: "w", one digit nobody knows */
+};
+
+static int is_like(int cls)
+{
+    return cls == EL_LIKE || cls == EL_FILL;
+}
+
+/* One element of a digit run: written digits, a spoken number, or (for
+ * the callers to accept or not) a digit-like word or a filler. Returns the
+ * tokens used, 0 when token i is none of these; *cls gets the EL_ kind. */
+static size_t digit_element(const ctx *c, size_t i, digits *g, int *cls)
 {
     if (i < c->n && c->t[i].kind == T_DIGITS && !c->t[i].taken) {
         for (size_t b = c->t[i].start; b < c->t[i].end; b++)
             put_digit(g, c->text[b]);
+        *cls = c->t[i].end - c->t[i].start == 1 ? EL_SINGLE : EL_MULTI;
         return 1;
     }
-    return spoken_number(c, i, g);
+    if (!free_word(c, i))
+        return 0;
+    unsigned f = flags_of(c, i);
+    size_t before = g->n;
+    size_t len = spoken_number(c, i, g);
+    if (len) {
+        *cls = (f & W_REPEAT) || (len == 1 && g->n - before == 1) ? EL_SINGLE : EL_MULTI;
+        return len;
+    }
+    /* "double a": the recogniser's "double oh". */
+    if ((f & W_REPEAT) && free_word(c, i + 1) && (flags_of(c, i + 1) & W_DIGIT_LIKE)) {
+        for (int k = 0; k < c->r->words[c->t[i].id].repeat; k++)
+            put_digit(g, (char)('0' + value_of(c, i + 1)));
+        *cls = EL_LIKE;
+        return 2;
+    }
+    if (f & W_DIGIT_LIKE) {
+        put_digit(g, (char)('0' + value_of(c, i)));
+        *cls = EL_LIKE;
+        return 1;
+    }
+    if (f & W_FILLER) {
+        put_digit(g, '?');
+        g->unknown = 1;
+        *cls = EL_FILL;
+        return 1;
+    }
+    return 0;
 }
 
 static int luhn(const digits *g)
 {
+    if (g->unknown)
+        return 0;
     int sum = 0;
     for (size_t k = 0; k < g->n; k++) {
         int d = g->d[g->n - 1 - k] - '0';
@@ -1166,11 +1270,154 @@ static int luhn(const digits *g)
     return sum % 10 == 0;
 }
 
+/* The tag a run's digits call for by their count, first digit, checksum
+ * and the cue before them; -1 when these decide nothing. Cards first: a
+ * Luhn-valid 16 digits after "number" is still a card. A leading 0 or '+'
+ * is a phone's, never a card's. */
+static int classify(const digits *g, int cue, int plus)
+{
+    int first0 = g->n && g->d[0] == '0';
+    if (cue == CUE_CARD && g->n >= 12 && g->n <= 19)
+        return TAG_CARD;
+    if (!plus && !first0 && g->n >= 13 && g->n <= 19 && luhn(g))
+        return TAG_CARD;
+    if (cue == CUE_NUMBER && g->n >= CUED_NUMBER_MIN)
+        return TAG_NUMBER;
+    if (g->n >= 7 && g->n <= 15 && (plus || first0 || cue == CUE_PHONE))
+        return TAG_PHONE;
+    return -1;
+}
+
+/* A mark that may stand inside a number read out after a strong cue:
+ * "+44 (0) 7700-900123", "12/05/1980", "12.05.1980" (a '.' only between
+ * digits, not the full stop that ends a sentence). */
+static int stretch_mark(const ctx *c, size_t j)
+{
+    if (punct_is(c, j, "+-()/"))
+        return 1;
+    return punct_is(c, j, ".") && !c->t[j].gap && j + 1 < c->n && !c->t[j + 1].gap;
+}
+
+/* Whether a stretch could start at token i: a digit or digit-like word, a
+ * '+' or '(', a spoken "plus", or one word of noise right before a digit
+ * ("all seven seven ..." for "oh seven seven ..."). A cheap test, so that
+ * the cue is looked for only where it could matter. */
+static int stretch_start(const ctx *c, size_t i)
+{
+    digits g = {0};
+    int cls;
+    if (digit_element(c, i, &g, &cls) || punct_is(c, i, "+(") ||
+        (free_word(c, i) && (flags_of(c, i) & W_PLUS)))
+        return 1;
+    return free_word(c, i) && !(flags_of(c, i) & (W_BREAK | W_GLUE)) &&
+           digit_element(c, i + 1, &g, &cls);
+}
+
+/* After a strong cue ("my phone number is", "my account number is") the
+ * customer is reading a number out, and the recogniser's version of it may
+ * hold words that are no digits at all: "a seven seven double a nine w one
+ * to three", "oh seven seven devil oh nine ...". So the whole stretch is
+ * taken, up to a clause break, a punctuation mark or more than
+ * STRETCH_NOISE_MAX words in a row that are no digits, if it holds
+ * STRETCH_MIN or more digits and digit-like words. It is tagged by its
+ * digits when they decide (a Luhn-valid card after "my account number"),
+ * else by the cue. Returns 1 and moves *ip past the span when it took one.
+ * The word of noise stretch_start() allows before the first digit is not
+ * taken: it is more likely "still" or "the" than a digit. */
+static int noisy_stretch(ctx *c, size_t *ip)
+{
+    size_t i = *ip;
+    if (!stretch_start(c, i))
+        return 0;
+    int strong = 0;
+    int cue = cue_before(c, i, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) | CUE_BIT(CUE_NUMBER), 1,
+                         &strong);
+    if (cue < 0 || !strong)
+        return 0;
+    digits g = {0}, kept = {0};
+    size_t j = i, first = 0, last = 0, like_last = 0;
+    int started = 0, elements = 0, kept_elements = 0, plus = 0, open = 0, noise = 0;
+    int pending = 0; /* digit-like words after the last real digit */
+    while (j < c->n && j - i < STRETCH_MAX_TOKENS) {
+        const token *t = &c->t[j];
+        int cls;
+        size_t len;
+        if (t->taken || t->kind == T_EMAIL)
+            break;
+        if (t->kind == T_PUNCT || (free_word(c, j) && (flags_of(c, j) & W_PLUS))) {
+            if (t->kind == T_PUNCT && !stretch_mark(c, j))
+                break;
+            if (!started) {
+                first = j;
+                started = 1;
+            }
+            if (!elements && (t->kind == T_WORD || t->punct == '+'))
+                plus = 1;
+            if (t->kind == T_PUNCT && t->punct == '(')
+                open = 1;
+            j++;
+            continue;
+        }
+        if ((len = digit_element(c, j, &g, &cls))) {
+            if (!started) {
+                first = j;
+                started = 1;
+            }
+            j += len;
+            elements++;
+            noise = 0;
+            if (is_like(cls)) {
+                pending = 1;
+                like_last = j - 1;
+            } else {
+                kept = g;
+                kept_elements = elements;
+                last = j - 1;
+                pending = 0;
+            }
+            continue;
+        }
+        if (flags_of(c, j) & W_BREAK)
+            break;
+        if (++noise > (started ? STRETCH_NOISE_MAX : 1))
+            break;
+        j++;
+    }
+    /* Digit-like words after the last real digit are digits where the
+     * clause ends right after them ("... double oh one to"), words where
+     * it goes on ("... one two three to confirm", "... thanks a lot"). */
+    if (pending && !(free_word(c, like_last + 1) && !(flags_of(c, like_last + 1) & W_BREAK))) {
+        kept = g;
+        kept_elements = elements;
+        last = like_last;
+    }
+    if (kept_elements < STRETCH_MIN)
+        return 0;
+    /* "my phone is two to three years old": a quantity, no number read
+     * out. */
+    if (free_word(c, last + 1) && (flags_of(c, last + 1) & W_UNIT))
+        return 0;
+    if (open && punct_is(c, last + 1, ")"))
+        last++;
+    int type = classify(&kept, cue, plus);
+    if (type < 0)
+        type = cue == CUE_CARD ? TAG_CARD : cue == CUE_PHONE ? TAG_PHONE : TAG_NUMBER;
+    add_span(c, first, last, type);
+    *ip = last + 1;
+    return 1;
+}
+
 /* Digit runs: consecutive numbers, spoken or written, joined by spaces,
  * '-' or brackets, read as one string of digits and classified by length,
  * first digit, checksum and the cue before them. A lone number word or
  * "twenty five" has at most three digits, so ratings, prices, times and
- * counts never reach the five a run needs. */
+ * counts never reach the five a run needs.
+ *
+ * Digit-like words ("to", "for", "a") are digits here only after a single
+ * digit, and stay words at the end of a run when the clause goes on: "nine
+ * to five" is 925 (too short to matter), but "a nine", "for a coffee",
+ * "thirty to forty five" and "seven for the food" are no runs of them.
+ * After a strong cue noisy_stretch() takes over. */
 static void pass_digits(ctx *c)
 {
     size_t i = 0;
@@ -1190,9 +1437,11 @@ static void pass_digits(ctx *c)
                 continue;
             }
         }
+        if (noisy_stretch(c, &i))
+            continue;
         digits g = {0};
         size_t start = i, j = i;
-        int plus = 0, open = 0;
+        int plus = 0, open = 0, cls;
         /* "+44 ...", "plus four four ...", "(0161) ..." */
         if (punct_is(c, j, "+") && j + 1 < c->n && !c->t[j + 1].gap) {
             plus = 1;
@@ -1205,8 +1454,10 @@ static void pass_digits(ctx *c)
             open = 1;
             j++;
         }
-        size_t len = run_element(c, j, &g);
-        if (!len) {
+        size_t len = digit_element(c, j, &g, &cls);
+        /* A digit-like word starts no run: "a nine out of ten", "to the
+         * store", "double a batteries". */
+        if (!len || is_like(cls)) {
             i++;
             continue;
         }
@@ -1217,6 +1468,10 @@ static void pass_digits(ctx *c)
         const char *joins = cue >= 0 ? "-()/." : "-()";
         size_t last = j + len - 1;
         j += len;
+        /* Where the run ends should its last digit-like words be words. */
+        digits kept = g;
+        size_t kept_last = last;
+        int prev = cls;
         for (;;) {
             /* Up to two joining marks between elements: "0151-1283",
              * "(0161) 496", "0161)-496". */
@@ -1226,35 +1481,40 @@ static void pass_digits(ctx *c)
                     open = 1;
                 k++;
             }
-            size_t more = run_element(c, k, &g);
+            digits before = g;
+            int ncls;
+            size_t more = digit_element(c, k, &g, &ncls);
             if (!more)
                 break;
+            /* After "thirty" or "seven hundred" it is a word again:
+             * "thirty to forty five" is a range, not 30245. */
+            if (is_like(ncls) && prev == EL_MULTI) {
+                g = before;
+                break;
+            }
             last = k + more - 1;
             j = k + more;
+            prev = ncls;
+            if (!is_like(ncls)) {
+                kept = g;
+                kept_last = last;
+            }
+        }
+        /* "... one two three to confirm": the "to" is a word. */
+        if (is_like(prev) && free_word(c, last + 1) && !(flags_of(c, last + 1) & W_BREAK)) {
+            g = kept;
+            last = kept_last;
         }
         if (open && punct_is(c, last + 1, ")"))
             last++;
 
-        int first0 = g.n && g.d[0] == '0';
         /* "$15000", "15000 pounds", "12000 miles": an amount, unless a cue
          * says otherwise. */
         int amount = cue < 0 && !plus &&
                      ((start > 0 && punct_is(c, start - 1, "$") && !c->t[start].gap) ||
                       (free_word(c, last + 1) && (flags_of(c, last + 1) & W_UNIT)));
-        /* Cards first: a Luhn-valid 16 digits after "number" is still a
-         * card. A leading 0 or '+' is a phone's, never a card's. */
-        int type = -1;
-        if (amount)
-            ;
-        else if (cue == CUE_CARD && g.n >= 12 && g.n <= 19)
-            type = TAG_CARD;
-        else if (!plus && !first0 && g.n >= 13 && g.n <= 19 && luhn(&g))
-            type = TAG_CARD;
-        else if (cue == CUE_NUMBER && g.n >= CUED_NUMBER_MIN)
-            type = TAG_NUMBER;
-        else if (g.n >= 7 && g.n <= 15 && (plus || first0 || cue == CUE_PHONE))
-            type = TAG_PHONE;
-        else if (g.n >= NUMBER_MIN)
+        int type = amount ? -1 : classify(&g, cue, plus);
+        if (!amount && type < 0 && g.n >= NUMBER_MIN)
             type = TAG_NUMBER;
         if (type >= 0)
             add_span(c, start, last, type);
@@ -1302,9 +1562,12 @@ static int email_join(const ctx *c, size_t i)
 }
 
 /* The domain after a spoken "at": label (dot label)+, a label being
- * word (join word)*, ending in a top-level domain word. Returns the token
- * after it, 0 if there is none. */
-static size_t spoken_domain(const ctx *c, size_t i)
+ * word (join word)*, ending in a top-level domain word. The recogniser
+ * knows no "gmail" or "hotmail" and writes "g mail", "hot mail", so the
+ * first label may be two words: unless loose is set, neither of them a
+ * never-name word ("she's at the shop dot com" is no address). Returns
+ * the token after it, 0 if there is none. */
+static size_t spoken_domain(const ctx *c, size_t i, int loose)
 {
     size_t j = i, end = 0;
     int labels = 0;
@@ -1312,6 +1575,9 @@ static size_t spoken_domain(const ctx *c, size_t i)
         if (!email_word(c, j))
             break;
         j++;
+        if (!labels && email_word(c, j) && email_dot(c, j + 1) &&
+            (loose || !((flags_of(c, j - 1) | flags_of(c, j)) & W_NEVER)))
+            j++;
         while (email_join(c, j) && email_word(c, j + 1))
             j += 2;
         labels++;
@@ -1339,7 +1605,13 @@ static void pass_email(ctx *c)
         }
         if (i == 0 || !free_word(c, i) || !(flags_of(c, i) & W_EMAIL_AT))
             continue;
-        size_t end = spoken_domain(c, i + 1);
+        size_t end = spoken_domain(c, i + 1, 0);
+        /* "hot mail": only where the local part is joined or cued. */
+        int loose = 0;
+        if (!end) {
+            end = spoken_domain(c, i + 1, 1);
+            loose = 1;
+        }
         if (!end || !email_word(c, i - 1))
             continue;
         size_t s = i - 1;
@@ -1381,7 +1653,7 @@ static void pass_email(ctx *c)
                 break;
             }
         }
-        if (!cued && !joined && (flags_of(c, i - 1) & (W_NEVER | W_GLUE)))
+        if (!cued && !joined && (loose || (flags_of(c, i - 1) & (W_NEVER | W_GLUE))))
             continue;
         add_span(c, s, end - 1, TAG_EMAIL);
         i = end - 1;

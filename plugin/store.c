@@ -99,6 +99,7 @@ struct earshot_store {
     pending *queue;
     size_t n_queue, queue_cap;
     size_t lost; /* utterances refused because the queue was full */
+    time_t last_purge; /* retention runs at open and then hourly */
     char errmsg[1024];
 };
 
@@ -352,6 +353,7 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
         rc = earshot_store_purge(s, cfg->retain_days, &n);
         if (rc != EARSHOT_OK)
             return rc;
+        s->last_purge = time(NULL);
     }
     return EARSHOT_OK;
 }
@@ -862,6 +864,12 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     *what = EARSHOT_HEARD_DROPPED;
     if (!s || !s->db || !u)
         return EARSHOT_MISUSE;
+    /* A listener runs for weeks: retention applies while it does. */
+    if (s->cfg.retain_days > 0 && time(NULL) - s->last_purge >= 3600) {
+        s->last_purge = time(NULL);
+        if (earshot_store_purge(s, s->cfg.retain_days, NULL) != EARSHOT_OK)
+            say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
+    }
     int src;
     int64_t exists = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src);
     if (src != SQLITE_OK) {

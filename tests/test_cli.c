@@ -250,6 +250,23 @@ static void test_grammar_check_typo(void **state)
     assert_int_equal(count_lines(r.err), 2);
     run_free(&r);
 
+    /* The redaction rules in the same folder are checked too. */
+    snprintf(path, sizeof path, "%s/intents.grammar", gdir);
+    f = fopen(path, "w");
+    fputs("[intent cancel]\ncancel my account\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/redact.rules", gdir);
+    f = fopen(path, "w");
+    fputs("number 0: zero | oh\nnumbr 1: one\n", f);
+    fclose(f);
+    r = run("grammar check --no-dict '%s'", gdir);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want, "earshot: %s:2:1: ", path);
+    print_message("%s", r.err);
+    assert_non_null(strstr(r.err, want));
+    run_free(&r);
+    unlink(path);
+
     r = run("grammar check grammars/en-us");
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "grammars/en-us: ok\n");

@@ -150,6 +150,71 @@ static const expect cases[] = {
     {"i live at forty two baker street and my postcode is 90210",
      "i live at [ADDRESS] and my postcode is [NUMBER]", A | N},
 
+    /* As the recogniser writes them: digits heard as other words ("a" for
+     * "oh", "to" for "two", "w" for "double oh"), noise words in between.
+     * After a strong cue the whole stretch goes. */
+    {"my phone number is a seven seven double a nine w one to three", "my phone number is [PHONE]",
+     P},
+    {"my phone number is a seven seven double a nine w one to three and i would give you a nine "
+     "out of ten",
+     "my phone number is [PHONE] and i would give you a nine out of ten", P},
+    {"my phone number is a seven seven double a nine w one to three i'd give you a nine out of ten",
+     "my phone number is [PHONE] i'd give you a nine out of ten", P},
+    {"my phone number is a seven seven double a nine w one to three thank you for your help",
+     "my phone number is [PHONE] thank you for your help", P},
+    {"my number is oh seven seven double oh nine double oh won to tree", "my number is [PHONE]", P},
+    {"call me on oh one six one for nine six oh oh oh oh", "call me on [PHONE]", P},
+    {"my mobile number is owe seven seven double owe nine double owe one two three",
+     "my mobile number is [PHONE]", P},
+    {"you can ring me on oh seven seven devil oh nine double oh one two three",
+     "you can ring me on [PHONE]", P},
+    {"my phone number is oh seven seven double oh nine double oh one two three so call me any time",
+     "my phone number is [PHONE] so call me any time", P},
+    {"my phone number's oh seven seven and then i can't remember the rest",
+     "my phone number's [PHONE] and then i can't remember the rest", P},
+    {"my phone number is oh seven seven too ate nine", "my phone number is [PHONE]", P},
+    {"text me on oh seven nine won tree for five six seven ate nine", "text me on [PHONE]", P},
+    {"my home number is oh one six one e nine six double oh double oh", "my home number is [PHONE]",
+     P},
+    {"call me back on a one six one four nine six oh oh oh oh", "call me back on [PHONE]", P},
+    {"you can reach me on plus four four seven seven double a nine w one to three",
+     "you can reach me on [PHONE]", P},
+    {"my telephone number is oh one two one for nine six oh oh oh oh thank you",
+     "my telephone number is [PHONE] thank you", P},
+    {"it's oh seven seven double a nine double a one two three", "it's [PHONE]", P},
+    {"my number is oh seven seven double oh nine double oh one two three to confirm",
+     "my number is [PHONE] to confirm", P},
+    {"my mobile is oh seven seven double a nine w one to three", "my mobile is [PHONE]", P},
+    /* no strong cue: still a run, though "a" starts none */
+    {"my mobile is a seven seven double a nine w one to three", "my mobile is a [NUMBER]", N},
+    {"my card number is for one one one won one one one one one one one one one one one",
+     "my card number is [CARD]", C},
+    {"the long number on the card is four five three two oh one five won to ate three oh three six "
+     "six",
+     "the long number on the card is [CARD]", C},
+    {"card number five five five five tree five five five five five five five four four four four",
+     "card number [CARD]", C},
+    {"my card number is four one one one one on one one one one one one one one one one",
+     "my card number is [CARD]", C},
+    {"my credit card number is five four to one for won two three and the expiry is oh five twenty "
+     "six",
+     "my credit card number is [CARD] and the expiry is oh five twenty six", C},
+    {"my account number is won to three four five six seven ate", "my account number is [NUMBER]",
+     N},
+    {"my account number is oh one to three for five six seven", "my account number is [NUMBER]", N},
+    {"my order number is five ate to one three", "my order number is [NUMBER]", N},
+    {"my reference number is seven too nine for one", "my reference number is [NUMBER]", N},
+    {"my sort code is two oh to one for five", "my sort code is [NUMBER]", N},
+    {"my pin number is won to tree for", "my pin number is [NUMBER]", N},
+    {"my membership number is nine nine ate seven and i've been a member for years",
+     "my membership number is [NUMBER] and i've been a member for years", N},
+    {"it's john dot smith at example dot calm", "it's [EMAIL]", E},
+    {"john dot smith at example dot come", "[EMAIL]", E},
+    {"my email is sarah jones at g mail dot com", "my email is [EMAIL]", E},
+    {"email me at mike underscore b at hot mail dot co dot uk", "email me at [EMAIL]", E},
+    {"my name is john smith and my phone number is a seven seven double a nine w one to three",
+     "my name is [NAME] and my phone number is [PHONE]", NM | P},
+
     /* unchanged: ratings */
     {"nine out of ten", NULL, 0},
     {"8/10", NULL, 0},
@@ -193,6 +258,40 @@ static const expect cases[] = {
     /* "at" and "dot" that are no e-mail */
     {"i was at the store dot", NULL, 0},
     {"i looked at amazon dot com", NULL, 0},
+    {"she's at the shop dot com", NULL, 0},
+    /* digit-like words ("a", "to", "for", "won", "ate") that are words */
+    {"i went to the store for a coffee", NULL, 0},
+    {"two for one offer", NULL, 0},
+    {"i'd give it a seven", NULL, 0},
+    {"from nine to five", NULL, 0},
+    {"it took me a to z", NULL, 0},
+    {"i waited one to two hours", NULL, 0},
+    {"they were open from eight to ten", NULL, 0},
+    {"table for four please", NULL, 0},
+    {"i give you a nine out of ten", NULL, 0},
+    {"back to back", NULL, 0},
+    {"i won two tickets for the show", NULL, 0},
+    {"i ate two for one pizzas", NULL, 0},
+    {"it took like thirty to forty five", NULL, 0},
+    {"i'd give it a ten a ten", NULL, 0},
+    {"i'd give it a seven for the food and a nine for the service", NULL, 0},
+    {"one to one with the manager", NULL, 0},
+    {"i bought double a batteries", NULL, 0},
+    {"we were a party of eight to ten people", NULL, 0},
+    {"score two to one at half time", NULL, 0},
+    {"a two for one deal for two", NULL, 0},
+    /* ... and cues without a number read out after them */
+    {"call me at eight to nine tomorrow", NULL, 0},
+    {"call me on monday at two to three", NULL, 0},
+    {"my phone is two to three years old", NULL, 0},
+    {"my phone is a pixel seven a", NULL, 0},
+    {"my phone number is the same as before", NULL, 0},
+    {"my number is a seven", NULL, 0},
+    {"my card was declined for the second time", NULL, 0},
+    {"my account number is too long to read out", NULL, 0},
+    {"my order was for two to four people", NULL, 0},
+    {"my order number is for two pizzas and a drink", NULL, 0},
+    {"the booking is for two at eight", NULL, 0},
     {"", NULL, 0},
 };
 
@@ -245,6 +344,10 @@ static void test_rating_after_redaction(void **state)
          "i live at [ADDRESS] and i'd rate you nine out of ten"},
         {"my order number is 58213377 and i'd give it nine out of ten",
          "my order number is [NUMBER] and i'd give it nine out of ten"},
+        /* the recogniser's version of the first one */
+        {"my phone number is a seven seven double a nine w one to three and i'd give you nine out "
+         "of ten",
+         "my phone number is [PHONE] and i'd give you nine out of ten"},
     };
     earshot_intents *g = NULL;
     int rc = earshot_intents_open(&g, EARSHOT_SOURCE_GRAMMAR_DIR);
@@ -393,6 +496,63 @@ static void test_one_typo(void **state)
     assert_string_equal(d.text, "redact.rules:11:31: words are lower case\n");
 }
 
+/* digit-like, digit-filler and the strong cues: a word has one digit
+ * meaning at most, and the words come from the file, not the code. */
+static void test_digit_like_rules(void **state)
+{
+    write_file("redact.rules", DIGITS                   /* lines 1-10 */
+               "digit-like 2: to | too\n"              /* 11: fine */
+               "digit-like 0: oh\n"                    /* 12: oh is number 0 */
+               "digit-like 12: dozen\n"                /* 13: not a digit */
+               "digit-like: four\n"                    /* 14: value missing */
+               "digit-like 3: to\n"                    /* 15: to is 2 already */
+               "digit-filler: w | to\n"                /* 16: to is digit-like */
+               "number 2: too\n"                       /* 17: too is digit-like */
+               "digit-like 2: to\n"                    /* 18: saying it again is fine */
+               "phone-strong-cues: my number\n"        /* 19: unknown key */
+               "digit-filler: w\n");                   /* 20: fine */
+    diags d = {0};
+    int n = earshot__redact_check(dir, collect, &d);
+    printf("%s", d.text);
+    assert_string_equal(
+        d.text,
+        "redact.rules:12:15: 'oh' is already number 0 (line 1)\n"
+        "redact.rules:13:12: digit-like values are 0 to 9\n"
+        "redact.rules:14:11: 'digit-like' needs a value, as in 'digit-like 2: to'\n"
+        "redact.rules:15:15: 'to' is already digit-like 2 (line 11)\n"
+        "redact.rules:16:19: 'to' is already digit-like 2 (line 11)\n"
+        "redact.rules:17:11: 'too' is already digit-like 2 (line 11)\n"
+        "redact.rules:19:1: unknown key 'phone-strong-cues' (did you mean 'phone-strong-cue'?)\n");
+    assert_int_equal(n, 7);
+
+    /* A minimal file: "to" is a digit inside a run, "w" an unknown one,
+     * and after "my number" the stretch goes, noise and all. */
+    write_file("redact.rules", DIGITS "digit-like 2: to\ndigit-filler: w\n"
+                                      "phone-cue: number\nphone-strong-cue: my number\n"
+                                      "cue-glue: is\nclause-break: and\n");
+    char err[256];
+    earshot__redactor *r = earshot__redactor_open(dir, err, sizeof err);
+    assert_non_null(r);
+    static const struct {
+        const char *in, *out;
+    } t[] = {
+        {"seven to nine w nine nine", "[NUMBER]"},
+        {"seven to nine nine nine to the shop", "[NUMBER] to the shop"},
+        {"from nine to five", "from nine to five"},
+        {"my number is to banana seven nine and more", "my number is [PHONE] and more"},
+        {"the number is to banana seven nine and more", "the number is to banana seven nine and more"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+        char *out = earshot__redact(r, t[i].in, NULL);
+        assert_non_null(out);
+        if (strcmp(out, t[i].out))
+            printf("  \"%s\"\n    got  \"%s\"\n    want \"%s\"\n", t[i].in, out, t[i].out);
+        assert_string_equal(out, t[i].out);
+        free(out);
+    }
+    earshot__redactor_close(r);
+}
+
 /* A missing file, a missing digit, and a minimal file that works. */
 static void test_missing_pieces(void **state)
 {
@@ -537,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_rating_after_redaction),
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_one_typo),
+        cmocka_unit_test(test_digit_like_rules),
         cmocka_unit_test(test_missing_pieces),
         cmocka_unit_test(test_hostile_input),
         cmocka_unit_test(test_threads),
