@@ -10,7 +10,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3
+PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3 portaudio-2.0 alsa jack
 
 ifeq ($(SANITIZE),1)
 B       := build-san
@@ -35,7 +35,7 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/redact.c plugin/store.c audio/file.c audio/resample.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/redact.c plugin/store.c plugin/listen.c audio/file.c audio/resample.c audio/ring.c audio/capture.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h)
 
@@ -102,10 +102,14 @@ $(B)/bench/eval_intents: $(B)/bench/eval_intents.o $(B)/tests/wer.o $(B)/libears
 $(B)/bench/store_bench: $(B)/bench/store_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench
+$(B)/bench/listen_bench: $(B)/bench/listen_bench.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench
 	bash bench/transcribe.sh $(B)
 	bash bench/intent.sh $(B)
 	bash bench/store.sh $(B)
+	bash bench/listen.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.

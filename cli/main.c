@@ -6,11 +6,14 @@
 #include "earshot.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const main_usage =
@@ -22,6 +25,8 @@ static const char *const main_usage =
     "  transcribe     recognise audio files and print one line per utterance\n"
     "  analyze        find intent, rating, sentiment and topics in text\n"
     "  grammar check  validate a grammar folder\n"
+    "  listen         listen to a microphone, with a consent dialogue\n"
+    "  devices        list capture devices\n"
     "  sessions       list the sessions stored in a database\n"
     "  forget         erase sessions from a database, physically\n"
     "  export         write what a database holds on one session, as JSON\n"
@@ -766,6 +771,223 @@ static int cmd_export(int argc, char **argv)
     return rc == EARSHOT_OK ? 0 : 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* devices, listen                                                     */
+/* ------------------------------------------------------------------ */
+
+static int print_device(const earshot_device_info *d, void *user)
+{
+    (void)user;
+    printf("%3d  %-40s  %-28s  %6.0f Hz  %d ch%s\n", d->index, d->name, d->host_api,
+           d->default_rate, d->channels, d->is_default ? "  (default)" : "");
+    return 0;
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        puts("usage: earshot devices\n\nLists capture devices: index, name, host API, "
+             "default rate, channels.");
+        return 0;
+    }
+    if (argc > 1)
+        return usage_error("devices ", "unexpected argument '%s'", argv[1]);
+    char err[512];
+    if (earshot_devices(print_device, NULL, err, sizeof err) != EARSHOT_OK) {
+        errorf("%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const listen_usage =
+    "usage: earshot listen [--device NAME|INDEX] [--rate HZ] [--db PATH] [--channel NAME]\n"
+    "                      [--consent ask|granted] [--json] [--say-cmd CMD]\n"
+    "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
+    "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
+    "\n"
+    "Listens to a capture device and prints each utterance as it is recognised.\n"
+    "A session begins when someone speaks and ends after --session-silence\n"
+    "seconds (default 20) of silence. With --db, what consenting customers say\n"
+    "is stored (redacted): with --consent ask (the default) the listener asks\n"
+    "(printed, and spoken by --say-cmd, e.g. \"espeak-ng\") and only a spoken yes\n"
+    "starts storing; no, or no answer within --answer-timeout seconds (15),\n"
+    "keeps nothing; \"forget me\" erases the session at any time.\n"
+    "Ctrl-C finishes the utterance in flight, stores it if consented and exits;\n"
+    "a second Ctrl-C exits at once (the database stays consistent).\n";
+
+static earshot_listener *listening;
+static volatile sig_atomic_t signals_seen;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signals_seen++ > 0)
+        _exit(130); /* WAL + one transaction per utterance: nothing half-written */
+    earshot_listen_stop(listening);
+}
+
+typedef struct listen_ctx {
+    int json;
+    const char *say_cmd;
+} listen_ctx;
+
+static void on_event(const earshot_event *ev, void *user)
+{
+    listen_ctx *c = user;
+    static const char *const json_names[] = {
+        [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
+        [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
+        [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
+    };
+    const earshot_utterance *u = ev->utterance;
+    switch (ev->kind) {
+    case EARSHOT_EVENT_UTTERANCE:
+        if (c->json) {
+            printf("{\"session\":%lld,\"start\":%.2f,\"end\":%.2f,\"text\":",
+                   (long long)ev->session, u->start, u->end);
+            json_str(stdout, u->text);
+            printf(",\"confidence\":%.3f", u->confidence);
+            if (u->analysis)
+                json_analysis(stdout, u->analysis);
+            printf(",\"storage\":\"%s\"}\n", json_names[ev->heard]);
+        } else {
+            printf("[%lld] %.2f-%.2f: %s", (long long)ev->session, u->start, u->end, u->text);
+            if (u->analysis)
+                text_analysis(stdout, u->analysis);
+            printf(" (%s)\n", heard_names[ev->heard]);
+        }
+        break;
+    case EARSHOT_EVENT_CONSENT_PROMPT:
+        if (c->json) {
+            printf("{\"session\":%lld,\"event\":\"consent_prompt\",\"prompt\":",
+                   (long long)ev->session);
+            json_str(stdout, ev->message);
+            puts("}");
+        } else {
+            printf("[%lld] asking: %s\n", (long long)ev->session, ev->message);
+        }
+        fflush(stdout);
+        if (c->say_cmd) {
+            /* The prompt goes to the speech command as one argument. */
+            pid_t pid = fork();
+            if (pid == 0) {
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0)
+                    dup2(null, STDOUT_FILENO);
+                execlp("sh", "sh", "-c", "exec $0 \"$1\"", c->say_cmd, ev->message, (char *)NULL);
+                _exit(127);
+            } else if (pid > 0) {
+                int st;
+                waitpid(pid, &st, 0);
+                if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                    errorf("--say-cmd '%s' failed; the prompt was only printed", c->say_cmd);
+            }
+        }
+        break;
+    case EARSHOT_EVENT_SESSION_BEGIN:
+    case EARSHOT_EVENT_SESSION_END:
+        if (c->json)
+            printf("{\"session\":%lld,\"event\":\"%s\",\"reason\":\"%s\"}\n",
+                   (long long)ev->session,
+                   ev->kind == EARSHOT_EVENT_SESSION_BEGIN ? "session_begin" : "session_end",
+                   ev->message);
+        else if (ev->kind == EARSHOT_EVENT_SESSION_END)
+            printf("[%lld] session ended: %s\n", (long long)ev->session, ev->message);
+        break;
+    case EARSHOT_EVENT_TROUBLE:
+    case EARSHOT_EVENT_RECOVERED:
+        errorf("%s", ev->message);
+        break;
+    }
+    fflush(stdout);
+}
+
+static double parse_seconds(const char *v)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    return errno || end == v || *end || !(d > 0) || d > 1e7 ? -1 : d;
+}
+
+static int cmd_listen(int argc, char **argv)
+{
+    earshot_listen_config lcfg = earshot_listen_config_default();
+    earshot_config rcfg = earshot_config_default();
+    earshot_store_config scfg = earshot_store_config_default();
+    listen_ctx ctx = {0};
+    const char *db = NULL, *consent = "ask";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(listen_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            ctx.json = 1;
+        } else if (!strcmp(a, "--verbose")) {
+            rcfg.verbose = 1;
+            lcfg.quiet = 0;
+        } else if (a[0] == '-' && a[1] == '-' && i + 1 < argc &&
+                   (!strcmp(a, "--device") || !strcmp(a, "--db") || !strcmp(a, "--channel") ||
+                    !strcmp(a, "--consent") || !strcmp(a, "--say-cmd") ||
+                    !strcmp(a, "--grammar") || !strcmp(a, "--model") || !strcmp(a, "--rate") ||
+                    !strcmp(a, "--session-silence") || !strcmp(a, "--answer-timeout") ||
+                    !strcmp(a, "--max-seconds") || !strcmp(a, "--buffer") ||
+                    !strcmp(a, "--retain-days"))) {
+            const char *v = argv[++i];
+            double secs = parse_seconds(v);
+            if (!strcmp(a, "--device")) lcfg.device = v;
+            else if (!strcmp(a, "--db")) db = v;
+            else if (!strcmp(a, "--channel")) lcfg.channel = v;
+            else if (!strcmp(a, "--consent")) consent = v;
+            else if (!strcmp(a, "--say-cmd")) ctx.say_cmd = v;
+            else if (!strcmp(a, "--grammar")) rcfg.grammar_dir = scfg.grammar_dir = v;
+            else if (!strcmp(a, "--model")) rcfg.model_dir = v;
+            else if (secs < 0) return usage_error("listen ", "'%s' is not a positive number", v);
+            else if (!strcmp(a, "--rate")) lcfg.rate = (int)secs;
+            else if (!strcmp(a, "--session-silence")) lcfg.session_silence = secs;
+            else if (!strcmp(a, "--answer-timeout")) lcfg.answer_timeout = secs;
+            else if (!strcmp(a, "--max-seconds")) lcfg.max_seconds = secs;
+            else if (!strcmp(a, "--buffer")) lcfg.ring_seconds = secs;
+            else scfg.retain_days = (int)secs;
+        } else {
+            return usage_error("listen ", "unexpected argument '%s'", a);
+        }
+    }
+    if (strcmp(consent, "ask") && strcmp(consent, "granted"))
+        return usage_error("listen ", "--consent is 'ask' or 'granted', not '%s'", consent);
+    lcfg.consent_granted = !strcmp(consent, "granted");
+    lcfg.on_event = on_event;
+    lcfg.event_user = &ctx;
+    scfg.path = db;
+    scfg.on_log = log_to_stderr;
+    earshot_listener *l = NULL;
+    if (earshot_listen_open(&l, &lcfg, &rcfg, db ? &scfg : NULL) != EARSHOT_OK) {
+        errorf("%s", earshot_listen_errmsg(l));
+        earshot_listen_close(l);
+        return 1;
+    }
+    listening = l;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A sound server that dies (JACK) must not take the listener with it
+     * through a write to its closed socket. */
+    signal(SIGPIPE, SIG_IGN);
+    if (!ctx.json)
+        fprintf(stderr, "earshot: listening on %s at %d Hz%s (Ctrl-C to stop)\n",
+                earshot_listen_device(l), earshot_listen_rate(l),
+                db ? "" : "; nothing is stored without --db");
+    int rc = earshot_listen_run(l);
+    if (rc != EARSHOT_OK)
+        errorf("%s", earshot_listen_errmsg(l));
+    earshot_listen_close(l);
+    listening = NULL;
+    return rc == EARSHOT_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -787,6 +1009,10 @@ int main(int argc, char **argv)
         return cmd_analyze(argc - 1, argv + 1);
     if (!strcmp(cmd, "grammar"))
         return cmd_grammar(argc - 1, argv + 1);
+    if (!strcmp(cmd, "listen"))
+        return cmd_listen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "devices"))
+        return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "sessions"))
         return cmd_sessions(argc - 1, argv + 1);
     if (!strcmp(cmd, "forget"))

@@ -297,6 +297,11 @@ int earshot_flush(earshot *e)
     return r != EARSHOT_OK ? r : rc;
 }
 
+int earshot_in_speech(const earshot *e)
+{
+    return e && e->rec ? earshot__recognizer_in_speech(e->rec) : 0;
+}
+
 double earshot_stream_seconds(const earshot *e)
 {
     return e ? (double)e->samples / EARSHOT_SAMPLE_RATE : 0.0;

@@ -195,6 +195,10 @@ int earshot_feed(earshot *e, const int16_t *pcm, size_t n);
  * from zero again. */
 int earshot_flush(earshot *e);
 
+/* Non-zero while someone is speaking: an utterance has begun and not yet
+ * ended. */
+int earshot_in_speech(const earshot *e);
+
 /* Seconds of audio fed since the stream began. */
 double earshot_stream_seconds(const earshot *e);
 
@@ -398,6 +402,81 @@ typedef struct earshot_session_info {
  * from fn stops (EARSHOT_STOPPED). */
 typedef int (*earshot_session_fn)(const earshot_session_info *info, void *user);
 int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user);
+
+/* ------------------------------------------------------------------ */
+/* Listening: capture, consent dialogue, sessions                       */
+/* ------------------------------------------------------------------ */
+
+/* A capture device, as PortAudio lists it. */
+typedef struct earshot_device_info {
+    int index;
+    const char *name;
+    const char *host_api; /* "ALSA", "JACK Audio Connection Kit", ... */
+    double default_rate;
+    int channels;         /* input channels */
+    int is_default;
+} earshot_device_info;
+typedef int (*earshot_device_fn)(const earshot_device_info *d, void *user);
+/* Calls fn per capture device; strings valid during the call. Returns
+ * EARSHOT_OK, or EARSHOT_IO with the reason in err. */
+int earshot_devices(earshot_device_fn fn, void *user, char *err, size_t errlen);
+
+/* What a listener tells the app, from inside earshot_listen_run(). */
+typedef enum earshot_event_kind {
+    EARSHOT_EVENT_UTTERANCE,      /* utterance and heard are set */
+    EARSHOT_EVENT_SESSION_BEGIN,  /* someone started speaking */
+    EARSHOT_EVENT_CONSENT_PROMPT, /* message: the question to put to them */
+    EARSHOT_EVENT_SESSION_END,    /* message: why (silence, no answer, ...) */
+    EARSHOT_EVENT_TROUBLE,        /* message: device lost, overflow, storage problem */
+    EARSHOT_EVENT_RECOVERED       /* message: capturing again */
+} earshot_event_kind;
+
+typedef struct earshot_event {
+    earshot_event_kind kind;
+    int64_t session;                     /* the store's id (local count without a store) */
+    const earshot_utterance *utterance;  /* EARSHOT_EVENT_UTTERANCE only */
+    earshot_heard heard;                 /* what storage did with it */
+    const char *message;
+    double at;                           /* audio seconds captured when this was sent */
+} earshot_event;
+/* Valid during the call only. */
+typedef void (*earshot_event_fn)(const earshot_event *ev, void *user);
+
+typedef struct earshot_listen_config {
+    const char *device;      /* name, part of a name, or index; NULL: default input */
+    int rate;                /* capture rate; 0: 16000 if offered, else the device's */
+    int consent_granted;     /* 0: ask by voice; 1: consent was given elsewhere */
+    const char *consent_prompt;
+    const char *channel;     /* this kiosk's name in the database; "kiosk" */
+    double session_silence;  /* seconds of silence that end a session; 20 */
+    double answer_timeout;   /* seconds to wait for a consent answer; 15 */
+    double max_seconds;      /* stop after this much audio; 0: until stopped */
+    double ring_seconds;     /* capture buffer, seconds at 48 kHz; 10 */
+    int quiet;               /* hide the sound system's stderr chatter; 1 */
+    earshot_event_fn on_event;
+    void *event_user;
+} earshot_listen_config;
+
+earshot_listen_config earshot_listen_config_default(void);
+
+typedef struct earshot_listener earshot_listener;
+
+/* Opens the recogniser (rcfg; its on_utterance is replaced), the store
+ * (scfg; NULL keeps nothing) and the capture device. *out is set even on
+ * failure, except out of memory; earshot_listen_errmsg() explains. */
+int earshot_listen_open(earshot_listener **out, const earshot_listen_config *lcfg,
+                        const earshot_config *rcfg, const earshot_store_config *scfg);
+/* Listens until earshot_listen_stop() or max_seconds; then finishes the
+ * utterance in flight (stored if consented) and ends the session. If the
+ * device stops, it says so (EARSHOT_EVENT_TROUBLE), keeps what was heard,
+ * and reopens it with backoff. */
+int earshot_listen_run(earshot_listener *l);
+/* Safe from any thread and from a signal handler. */
+void earshot_listen_stop(earshot_listener *l);
+const char *earshot_listen_errmsg(const earshot_listener *l);
+const char *earshot_listen_device(const earshot_listener *l);
+int earshot_listen_rate(const earshot_listener *l);
+void earshot_listen_close(earshot_listener *l);
 
 #ifdef __cplusplus
 }

@@ -512,3 +512,7 @@ uint64_t earshot__model_hash(const earshot__model_paths *p)
     return hash_file(h, p->lm);
 }
 
+int earshot__recognizer_in_speech(const earshot__recognizer *r)
+{
+    return r->utt_started;
+}

@@ -41,6 +41,9 @@ int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
 
 void earshot__recognizer_close(earshot__recognizer *r);
 
+/* Non-zero while an utterance is under way (speech heard, not yet ended). */
+int earshot__recognizer_in_speech(const earshot__recognizer *r);
+
 /* A hash of the bytes of every model file, for provenance. */
 uint64_t earshot__model_hash(const earshot__model_paths *p);
 

@@ -72,6 +72,10 @@ session consent-yes "yes you can record me" \
 session consent-no "no thank you i do not want to be recorded" \
   "the checkout queue was far too long today" \
   "what time do you open on sunday"
+session listen-yes "hello there" "yes you can record me" \
+  "the checkout queue was far too long today" \
+  "what time do you open on sunday" \
+  "i would give you a nine out of ten"
 session consent-forget "yes you can record me" \
   "the checkout queue was far too long today" \
   "please delete everything i just said"
