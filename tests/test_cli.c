@@ -505,8 +505,10 @@ static void test_listen(void **state)
     char *o = slurp(out);
     print_message("%s", o);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    assert_non_null(strstr(o, "session ended: listener stopped"));
+    /* Ended by the stop, or earlier by the silence that follows the file. */
+    int ended = strstr(o, "session ended: listener stopped") || strstr(o, "session ended: silence");
     free(o);
+    assert_true(ended);
     assert_int_equal(db_count(db, ""), 3);
 
     /* A device that does not exist: one line, exit 1. */
