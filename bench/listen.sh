@@ -6,7 +6,7 @@ set -euo pipefail
 B=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 command -v jackd >/dev/null || { echo "bench/listen.sh: jackd missing (bash .ci/install-deps)"; exit 0; }
-tmp=$(mktemp -d); export JACK_DEFAULT_SERVER=earshot-bench-$$
+tmp=$(mktemp -d); export JACK_DEFAULT_SERVER=earshot-bench
 trap 'kill $jack 2>/dev/null; rm -rf "$tmp"' EXIT
 jackd -n $JACK_DEFAULT_SERVER --no-realtime -d dummy -r 16000 -p 1024 -w 64000 >/dev/null 2>&1 & jack=$!
 for i in $(seq 50); do sleep 0.1; jack_lsp >/dev/null 2>&1 && break; done

@@ -451,14 +451,26 @@ static void test_listen(void **state)
     /* A greeting (which opens the session and brings the question), a yes
      * and three sentences: exactly those three are stored, with their
      * intents. */
+    char say[700], said[700];
+    snprintf(say, sizeof say, "%s/say.sh", tmpdir);
+    snprintf(said, sizeof said, "%s/said.txt", tmpdir);
+    FILE *sf = fopen(say, "w");
+    assert_non_null(sf);
+    fprintf(sf, "#!/bin/sh\nprintf '%%s\\n' \"$1\" >> '%s'\n", said);
+    fclose(sf);
+    chmod(say, 0755);
+    unlink(said);
     r = run("listen --json --device filein --db '%s' --channel door --buffer 60 "
-            "--max-seconds 22", db);
+            "--max-seconds 22 --say-cmd '%s'", db, say);
     print_message("%s%s", r.out, r.err);
     assert_int_equal(r.status, 0);
     assert_int_equal(count_of(r.out, "\"storage\":\"stored\""), 3);
     assert_int_equal(count_of(r.out, "\"storage\":\"consented\""), 1);
     assert_int_equal(count_of(r.out, "\"event\":\"consent_prompt\""), 1);
     run_free(&r);
+    char *spoken = slurp(said); /* --say-cmd got the prompt as its argument */
+    assert_non_null(strstr(spoken, "May we keep what you say"));
+    free(spoken);
     assert_int_equal(db_count(db, ""), 3);
     assert_int_equal(db_count(db, "WHERE intent = 'complaint'"), 1);
     assert_int_equal(db_count(db, "WHERE intent = 'question'"), 1);
@@ -511,6 +523,19 @@ static void test_listen(void **state)
     assert_true(ended);
     assert_int_equal(db_count(db, ""), 3);
 
+    /* Two signals: the second exits at once, and the database stays whole. */
+    snprintf(cmd, sizeof cmd, "'%s' listen --device filein --rate 44100 --db '%s' --buffer 60 "
+             "> '%s' 2>&1 & "
+             "pid=$!; for i in $(seq 600); do sleep 0.1; "
+             "n=$(sqlite3 '%s' 'SELECT count(*) FROM utterances' 2>/dev/null || echo 0); "
+             "[ \"$n\" -ge 4 ] && break; done; kill -INT $pid; kill -INT $pid; wait $pid",
+             bin ? bin : "build/earshot", db, out, db);
+    st = system(cmd);
+    assert_true(WIFEXITED(st) && (WEXITSTATUS(st) == 130 || WEXITSTATUS(st) == 0));
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 '%s' 'PRAGMA integrity_check')\" = ok", db);
+    assert_int_equal(system(cmd), 0);
+    assert_true(db_count(db, "") >= 4);
+
     /* A device that does not exist: one line, exit 1. */
     r = run("listen --device no-such-microphone");
     assert_int_equal(r.status, 1);
@@ -535,9 +560,12 @@ static void test_listen_device_vanishes(void **state)
     unlink(db);
     const char *bin = getenv("EARSHOT_BIN");
     /* LeakSanitizer off for this run only: when PortAudio's JACK backend
-     * hangs releasing a dead server, the stream is abandoned on purpose. */
+     * hangs releasing a dead server, the stream is abandoned on purpose.
+     * One fixed server name: JACK keeps a registry of servers in /dev/shm
+     * and a server killed with -9 stays in it, so new names would run out
+     * ("Too many servers already active") while the same name is reused. */
     snprintf(cmd, sizeof cmd,
-             "export JACK_DEFAULT_SERVER=earshot-test-$$ ASAN_OPTIONS=detect_leaks=0; "
+             "export JACK_DEFAULT_SERVER=earshot-test ASAN_OPTIONS=detect_leaks=0; "
              "jackd -n $JACK_DEFAULT_SERVER --no-realtime -d dummy -r 16000 -p 1024 -w 64000 "
              ">/dev/null 2>&1 & jack=$!; "
              "for i in $(seq 50); do sleep 0.1; jack_lsp >/dev/null 2>&1 && break; done; "
