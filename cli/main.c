@@ -333,6 +333,13 @@ static const char *const heard_names[] = {
     [EARSHOT_HEARD_DECLINED] = "consent refused", [EARSHOT_HEARD_FORGOTTEN] = "session erased",
 };
 
+/* The same outcomes as the "storage" field of JSON output. */
+static const char *const heard_json[] = {
+    [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
+    [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
+    [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
+};
+
 static int print_utterance(const earshot_utterance *u, void *user)
 {
     transcribe_ctx *t = user;
@@ -371,12 +378,7 @@ static int print_utterance(const earshot_utterance *u, void *user)
         if (u->analysis)
             json_analysis(stdout, u->analysis);
         if (t->store) {
-            static const char *const json_names[] = {
-                [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
-                [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
-                [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
-            };
-            printf(",\"session\":%" PRId64 ",\"storage\":\"%s\"", t->session, json_names[what]);
+            printf(",\"session\":%" PRId64 ",\"storage\":\"%s\"", t->session, heard_json[what]);
         }
         fputs("}\n", stdout);
     }
@@ -835,11 +837,6 @@ typedef struct listen_ctx {
 static void on_event(const earshot_event *ev, void *user)
 {
     listen_ctx *c = user;
-    static const char *const json_names[] = {
-        [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
-        [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
-        [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
-    };
     const earshot_utterance *u = ev->utterance;
     switch (ev->kind) {
     case EARSHOT_EVENT_UTTERANCE:
@@ -850,7 +847,7 @@ static void on_event(const earshot_event *ev, void *user)
             printf(",\"confidence\":%.3f", u->confidence);
             if (u->analysis)
                 json_analysis(stdout, u->analysis);
-            printf(",\"storage\":\"%s\"}\n", json_names[ev->heard]);
+            printf(",\"storage\":\"%s\"}\n", heard_json[ev->heard]);
         } else {
             printf("[%lld] %.2f-%.2f: %s", (long long)ev->session, u->start, u->end, u->text);
             if (u->analysis)

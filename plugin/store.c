@@ -497,14 +497,23 @@ int earshot_consent_grant(earshot_store *s, int64_t session, unsigned scopes,
     return EARSHOT_OK;
 }
 
-/* Queued rows of erased sessions or consents must go too: "forget" covers
- * what is still in memory. */
-static void drop_queued(earshot_store *s, int64_t session, int64_t consent)
+/* Queued rows of erased sessions must go too: "forget" covers what is
+ * still in memory. */
+static void drop_queued(earshot_store *s, const earshot_forget_what *w)
 {
     size_t k = 0;
     for (size_t i = 0; i < s->n_queue; i++) {
         pending *p = &s->queue[i];
-        if ((session >= 0 && p->session == session) || (consent >= 0 && p->consent == consent)) {
+        int gone, src;
+        if (w->all)
+            gone = 1;
+        else if (w->before)
+            gone = strcmp(p->heard_at, w->before) < 0;
+        else if (w->channel)
+            gone = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", p->session, &src) == 0;
+        else
+            gone = p->session == w->session;
+        if (gone) {
             remove_audio(p->audio);
             pending_free(p);
         } else {
@@ -514,15 +523,38 @@ static void drop_queued(earshot_store *s, int64_t session, int64_t consent)
     s->n_queue = k;
 }
 
+/* Statements of an erasure select sessions with "WHERE ..." over ?1 (an
+ * id) and ?2 (a channel), whichever the selection uses. */
+static void bind_where(sqlite3_stmt *st, int64_t arg, const char *text)
+{
+    sqlite3_bind_int64(st, 1, arg);
+    if (text)
+        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+}
+
+/* Runs sql once; a first column of a first row goes to *v. */
+static int step_where(earshot_store *s, const char *sql, int64_t arg, const char *text,
+                      int64_t *v)
+{
+    sqlite3_stmt *st;
+    int src = prep(s, &st, sql);
+    if (src != SQLITE_OK)
+        return src;
+    bind_where(st, arg, text);
+    src = sqlite3_step(st);
+    if (src == SQLITE_ROW && v)
+        *v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return src == SQLITE_ROW || src == SQLITE_DONE ? SQLITE_OK : src;
+}
+
 /* Deletes files named by a query's first column (audio beside the DB). */
 static void unlink_audio(earshot_store *s, const char *sql, int64_t arg, const char *text)
 {
     sqlite3_stmt *st;
     if (prep(s, &st, sql) != SQLITE_OK)
         return;
-    sqlite3_bind_int64(st, 1, arg);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
+    bind_where(st, arg, text);
     while (sqlite3_step(st) == SQLITE_ROW)
         remove_audio((const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -601,7 +633,7 @@ int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased)
         exec(s, "ROLLBACK");
         return rc;
     }
-    drop_queued(s, session, -1);
+    drop_queued(s, &(earshot_forget_what){.session = session});
     if (n_erased)
         *n_erased = n;
     return scrub(s);
@@ -948,39 +980,19 @@ static int forget_as(earshot_store *s, const earshot_forget_what *w, const char 
     int64_t ns = 0, nu = 0;
     if (where) {
         snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions WHERE %s", where);
-        sqlite3_stmt *st;
-        if ((src = prep(s, &st, sql)) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, arg);
-            if (text)
-                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                ns = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
+        src = step_where(s, sql, arg, text, &ns);
         snprintf(sql, sizeof sql, "SELECT count(*) FROM utterances WHERE session_id IN "
                                   "(SELECT id FROM sessions WHERE %s)", where);
-        if (src == SQLITE_OK && (src = prep(s, &st, sql)) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, arg);
-            if (text)
-                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-            if (sqlite3_step(st) == SQLITE_ROW)
-                nu = sqlite3_column_int64(st, 0);
-            sqlite3_finalize(st);
-        }
+        if (src == SQLITE_OK)
+            src = step_where(s, sql, arg, text, &nu);
         snprintf(sql, sizeof sql, "SELECT audio FROM utterances WHERE audio IS NOT NULL AND "
                                   "session_id IN (SELECT id FROM sessions WHERE %s)", where);
         if (src == SQLITE_OK)
             unlink_audio(s, sql, arg, text);
         /* ON DELETE CASCADE takes the consents and utterances along. */
         snprintf(sql, sizeof sql, "DELETE FROM sessions WHERE %s", where);
-        if (src == SQLITE_OK && (src = prep(s, &st, sql)) == SQLITE_OK) {
-            sqlite3_bind_int64(st, 1, arg);
-            if (text)
-                sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-            src = sqlite3_step(st);
-            src = src == SQLITE_DONE ? SQLITE_OK : src;
-            sqlite3_finalize(st);
-        }
+        if (src == SQLITE_OK)
+            src = step_where(s, sql, arg, text, NULL);
     } else {
         /* --before DATE: utterances heard before it, then the sessions
          * that began before it and hold nothing any more. */
@@ -1015,26 +1027,7 @@ static int forget_as(earshot_store *s, const earshot_forget_what *w, const char 
         return rc;
     }
     /* What waits in memory goes too. */
-    size_t k = 0;
-    for (size_t i = 0; i < s->n_queue; i++) {
-        pending *p = &s->queue[i];
-        int gone;
-        if (w->all)
-            gone = 1;
-        else if (w->before)
-            gone = strcmp(p->heard_at, w->before) < 0;
-        else if (w->channel)
-            gone = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", p->session, &src) == 0;
-        else
-            gone = p->session == w->session;
-        if (gone) {
-            remove_audio(p->audio);
-            pending_free(p);
-        } else {
-            s->queue[k++] = *p;
-        }
-    }
-    s->n_queue = k;
+    drop_queued(s, w);
     if (n_sessions)
         *n_sessions = ns;
     if (n_utterances)
