@@ -218,18 +218,10 @@ static void estimate(lm_build *b)
      * followers / c(context), goes to the lower order through the
      * context's back-off weight. */
     for (int n = 2; n <= 3; n++) {
-        for (size_t i = 0; i < b->t[n - 1].cap; i++) {
-            ngram *e = &b->t[n - 1].slots[i];
-            if (!e->key)
-                continue;
-            int w[3];
-            unpack(e->key, n, w);
-            ngram *ctx = lookup(&b->t[n - 2], key_of(n - 1, w), 0);
-            e->prob = ((double)e->count - DISCOUNT) / (double)ctx->count;
-        }
-        /* Back-off weights of the contexts: the left-over mass divided by
-         * the lower-order mass of the words never seen after them. */
         table *ct = &b->t[n - 2];
+        /* Back-off weights of the contexts: the left-over mass divided by
+         * the lower-order mass of the words never seen after them, summed
+         * here in the same pass that sets each n-gram's probability. */
         double *seen_lower = calloc(ct->cap ? ct->cap : 1, sizeof *seen_lower);
         if (!seen_lower) {
             b->failed = 1;
@@ -241,8 +233,8 @@ static void estimate(lm_build *b)
                 continue;
             int w[3];
             unpack(e->key, n, w);
-            uint64_t ck = key_of(n - 1, w);
-            ngram *ctx = lookup(ct, ck, 0);
+            ngram *ctx = lookup(ct, key_of(n - 1, w), 0);
+            e->prob = ((double)e->count - DISCOUNT) / (double)ctx->count;
             seen_lower[ctx - ct->slots] += backed_off(b, n - 1, w + 1);
         }
         for (size_t i = 0; i < ct->cap; i++) {
