@@ -130,7 +130,9 @@ fuzz:
 
 demo:
 	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
-	  && command -v flite sox pocketsphinx_continuous >/dev/null || bash .ci/install-deps
+	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay; do \
+	        command -v $$c >/dev/null || exit 1; done) \
+	  || bash .ci/install-deps
 	@$(MAKE) --no-print-directory all
 	$(B)/earshot transcribe examples/sample.wav
 
