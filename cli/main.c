@@ -111,6 +111,18 @@ static void json_str(FILE *f, const char *s)
 
 /* The analysis fields of the JSON schema (../shared/eval/README.md),
  * each preceded by a comma. */
+/* A JSON array of strings. */
+static void json_names(FILE *f, const char *const *names, size_t n)
+{
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        json_str(f, names[i]);
+    }
+    fputc(']', f);
+}
+
 static void json_analysis(FILE *f, const earshot_analysis *a)
 {
     fputs(",\"intent\":", f);
@@ -120,13 +132,10 @@ static void json_analysis(FILE *f, const earshot_analysis *a)
         fprintf(f, "\"score\":%d", a->score);
     fputs("},\"sentiment\":", f);
     json_str(f, a->sentiment);
-    fprintf(f, ",\"sentiment_score\":%.3f,\"topics\":[", a->sentiment_score);
-    for (size_t i = 0; i < a->n_topics; i++) {
-        if (i)
-            fputc(',', f);
-        json_str(f, a->topics[i]);
-    }
-    fputc(']', f);
+    fprintf(f, ",\"sentiment_score\":%.3f,\"topics\":", a->sentiment_score);
+    json_names(f, a->topics, a->n_topics);
+    fputs(",\"signals\":", f);
+    json_names(f, a->signals, a->n_signals);
 }
 
 static void text_analysis(FILE *f, const earshot_analysis *a)
@@ -137,6 +146,8 @@ static void text_analysis(FILE *f, const earshot_analysis *a)
     fprintf(f, " %s", a->sentiment);
     for (size_t i = 0; i < a->n_topics; i++)
         fprintf(f, "%s%s", i ? "," : " ", a->topics[i]);
+    for (size_t i = 0; i < a->n_signals; i++)
+        fprintf(f, " !%s", a->signals[i]);
     fputc(']', f);
 }
 
@@ -153,7 +164,7 @@ static const char *const analyze_usage =
     "\n"
     "options:\n"
     "  --json          one JSON object per utterance: text, intent, confidence,\n"
-    "                  slots, sentiment, sentiment_score, topics\n"
+    "                  slots, sentiment, sentiment_score, topics, signals\n"
     "  --grammar DIR   grammar folder (default: the installed en-us grammar)\n"
     "  -h, --help      this help\n";
 
@@ -169,13 +180,11 @@ static void print_analysis(const char *text, const earshot_analysis *a, int json
             printf("\"score\":%d", a->score);
         fputs("},\"sentiment\":", stdout);
         json_str(stdout, a->sentiment);
-        printf(",\"sentiment_score\":%.3f,\"topics\":[", a->sentiment_score);
-        for (size_t i = 0; i < a->n_topics; i++) {
-            if (i)
-                putchar(',');
-            json_str(stdout, a->topics[i]);
-        }
-        fputs("]}\n", stdout);
+        printf(",\"sentiment_score\":%.3f,\"topics\":", a->sentiment_score);
+        json_names(stdout, a->topics, a->n_topics);
+        fputs(",\"signals\":", stdout);
+        json_names(stdout, a->signals, a->n_signals);
+        fputs("}\n", stdout);
     } else {
         printf("%s", text);
         text_analysis(stdout, a);

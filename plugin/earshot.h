@@ -101,6 +101,10 @@ typedef struct earshot_analysis {
     double sentiment_score;   /* -1..1 */
     const char *const *topics; /* multi-label, in the grammar's order */
     size_t n_topics;
+    /* Effort signals ([signal NAME] sections: "third time", "nobody
+     * helps", ...), in the grammar's order. */
+    const char *const *signals;
+    size_t n_signals;
 } earshot_analysis;
 
 /* One utterance: a stretch of speech between two silences. */

@@ -44,6 +44,9 @@ struct earshot__grammar {
     size_t n_entries, cap_entries;
     char **intents, **topics;
     size_t n_intents, n_topics;
+    /* topic_signal[i]: topic i came from a [signal NAME] section. Signals
+     * are matched like topics but reported apart (effort signals). */
+    unsigned char *topic_signal;
     rule *rules;
     size_t n_rules;
     /* vocabulary: open-addressing hash of word -> id */
@@ -484,8 +487,9 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
 {
     const char *close = strchr(s, ']');
     if (!close || close[1] != '\0') {
-        diagf(g, file, lineno, 1, "section header must be one of [intent NAME], [topic NAME], "
-                                  "[sentiment], [numbers], [rules]");
+        diagf(g, file, lineno, 1, "section header must be one of [intent NAME], "
+                                  "[topic NAME], [signal NAME], [sentiment], [numbers], "
+                                  "[rules]");
         st->section = SEC_NONE;
         return;
     }
@@ -502,9 +506,9 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
         st->section = kind[0] == 's' ? SEC_SENTIMENT : kind[0] == 'n' ? SEC_NUMBERS : SEC_RULES;
         return;
     }
-    if (strcmp(kind, "intent") && strcmp(kind, "topic")) {
-        diagf(g, file, lineno, 2, "unknown section kind '%s': use intent, topic, sentiment, "
-                                  "numbers or rules", kind);
+    if (strcmp(kind, "intent") && strcmp(kind, "topic") && strcmp(kind, "signal")) {
+        diagf(g, file, lineno, 2, "unknown section kind '%s': use intent, topic, signal, "
+                                  "sentiment, numbers or rules", kind);
         st->section = SEC_NONE;
         return;
     }
@@ -524,9 +528,26 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
     int is_intent = kind[0] == 'i';
     char ***names = is_intent ? &g->intents : &g->topics;
     size_t *count = is_intent ? &g->n_intents : &g->n_topics;
+    int is_signal = kind[0] == 's';
     int idx = find_name(*names, *count, name);
-    if (idx < 0)
+    if (idx < 0) {
         idx = add_name(g, names, count, name);
+        if (!is_intent && idx >= 0) {
+            unsigned char *f = realloc(g->topic_signal, *count);
+            if (!f) {
+                g->nomem = 1;
+                st->section = SEC_NONE;
+                return;
+            }
+            g->topic_signal = f;
+            f[idx] = (unsigned char)is_signal;
+        }
+    } else if (!is_intent && g->topic_signal[idx] != is_signal) {
+        diagf(g, file, lineno, (int)(strstr(s, name) - s) + 1, "'%s' is already a %s", name,
+              is_signal ? "topic" : "signal");
+        st->section = SEC_NONE;
+        return;
+    }
     st->section = is_intent ? SEC_INTENT : SEC_TOPIC;
     st->target = idx;
 }
@@ -611,7 +632,8 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
     switch (st->section) {
     case SEC_NONE:
         diagf(g, file, lineno, 1, "line outside any section: start with [intent NAME], "
-                                  "[topic NAME], [sentiment], [numbers] or [rules]");
+                                  "[topic NAME], [signal NAME], [sentiment], [numbers] "
+                                  "or [rules]");
         return;
     case SEC_RULES:
         diagf(g, file, lineno, 1, "[rules] holds only rule definitions: <name> = expansion");
@@ -889,6 +911,7 @@ void earshot__grammar_free(earshot__grammar *g)
     for (size_t i = 0; i < g->n_topics; i++)
         free(g->topics[i]);
     free(g->topics);
+    free(g->topic_signal);
     for (size_t i = 0; i < g->n_words; i++)
         free(g->words[i]);
     free(g->words);
@@ -908,6 +931,10 @@ size_t earshot__grammar_n_intents(const earshot__grammar *g) { return g->n_inten
 const char *earshot__grammar_intent(const earshot__grammar *g, size_t i) { return g->intents[i]; }
 size_t earshot__grammar_n_topics(const earshot__grammar *g) { return g->n_topics; }
 const char *earshot__grammar_topic(const earshot__grammar *g, size_t i) { return g->topics[i]; }
+int earshot__grammar_topic_is_signal(const earshot__grammar *g, size_t i)
+{
+    return g->topic_signal[i];
+}
 const char *earshot__grammar_file(const earshot__grammar *g, size_t i) { return g->files[i]; }
 uint64_t earshot__grammar_hash(const earshot__grammar *g) { return g->hash; }
 int earshot__grammar_word_id(const earshot__grammar *g, const char *w, size_t len)

@@ -13,7 +13,7 @@
 typedef enum earshot__entry_kind {
     ENTRY_TEMPLATE,    /* [intent X] sentence template: matcher and domain LM */
     ENTRY_CUE,         /* [intent X] "cue W: ..." evidence phrase */
-    ENTRY_TOPIC,       /* [topic X] keyword phrase */
+    ENTRY_TOPIC,       /* [topic X] or [signal X] keyword phrase */
     ENTRY_POSITIVE,    /* [sentiment] positive W: ... */
     ENTRY_NEGATIVE,    /* [sentiment] negative W: ... */
     ENTRY_NEGATOR,     /* [sentiment] negator: ... */
@@ -65,6 +65,9 @@ size_t earshot__grammar_n_intents(const earshot__grammar *g);
 const char *earshot__grammar_intent(const earshot__grammar *g, size_t i);
 size_t earshot__grammar_n_topics(const earshot__grammar *g);
 const char *earshot__grammar_topic(const earshot__grammar *g, size_t i);
+/* Topics from [signal NAME] sections (effort signals such as "third
+ * time") share the topics' index space; this tells them apart. */
+int earshot__grammar_topic_is_signal(const earshot__grammar *g, size_t i);
 const char *earshot__grammar_file(const earshot__grammar *g, size_t i);
 /* 64-bit FNV-1a over the names and bytes of every file read. */
 uint64_t earshot__grammar_hash(const earshot__grammar *g);

@@ -698,12 +698,19 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     out->sentiment_score = ss;
     out->sentiment = ss > 0.3 ? "positive" : ss < -0.3 ? "negative" : "neutral";
 
-    size_t nt = 0;
+    /* Topics fill topic_out from the front, signals from the back: one
+     * buffer, since both share the topics' index space. */
+    size_t nt = 0, ns = 0;
     for (size_t t = 0; t < m->n_topics; t++)
-        if (m->topic_ev[t] >= 1.0)
+        if (m->topic_ev[t] >= 1.0 && !earshot__grammar_topic_is_signal(m->g, t))
             m->topic_out[nt++] = earshot__grammar_topic(m->g, t);
+    for (size_t t = m->n_topics; t-- > 0;)
+        if (m->topic_ev[t] >= 1.0 && earshot__grammar_topic_is_signal(m->g, t))
+            m->topic_out[m->n_topics - 1 - ns++] = earshot__grammar_topic(m->g, t);
     out->topics = m->topic_out;
     out->n_topics = nt;
+    out->signals = m->topic_out + m->n_topics - ns;
+    out->n_signals = ns;
     return EARSHOT_OK;
 }
 

@@ -32,7 +32,8 @@
 
 /* Migrations, applied in order; PRAGMA user_version counts those applied.
  * Version 1 was the first layout (sessions, consents, utterances);
- * version 2 added provenance and audio columns and the audit table. Never
+ * version 2 added provenance and audio columns and the audit table;
+ * version 3 added effort signals and the file's random identity. Never
  * edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
@@ -77,6 +78,13 @@ static const char *const migrations[] = {
     "  what TEXT NOT NULL DEFAULT '',"  /* session, channel, before, all, voice */
     "  sessions INTEGER NOT NULL DEFAULT 0,"
     "  utterances INTEGER NOT NULL DEFAULT 0);",
+    /* 3 */
+    "ALTER TABLE utterances ADD COLUMN signals TEXT NOT NULL DEFAULT '';"
+    /* A random identity for the file, so that merging fleet reports can
+     * tell two kiosks from one report counted twice. It names the
+     * database, never a customer. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO meta VALUES ('id', lower(hex(randomblob(16))));",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -85,7 +93,7 @@ typedef struct pending {
     int64_t session, consent;
     char heard_at[32];
     double start, end;
-    char *text, *intent, *slots, *sentiment, *topics, *model, *grammar, *audio;
+    char *text, *intent, *slots, *sentiment, *topics, *signals, *model, *grammar, *audio;
     double confidence, sentiment_score;
     int has_analysis;
 } pending;
@@ -372,6 +380,7 @@ static void pending_free(pending *p)
     free(p->slots);
     free(p->sentiment);
     free(p->topics);
+    free(p->signals);
     free(p->model);
     free(p->grammar);
     free(p->audio);
@@ -670,7 +679,8 @@ static int write_row(earshot_store *s, const pending *p)
             s->db,
             "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text,"
             " intent, confidence, slots, sentiment, sentiment_score, topics, model_hash,"
-            " grammar_hash, audio) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
+            " grammar_hash, audio, signals)"
+            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
             -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
     if (src != SQLITE_OK)
         return src;
@@ -693,6 +703,7 @@ static int write_row(earshot_store *s, const pending *p)
     sqlite3_bind_text(st, 13, p->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 14, p->grammar, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 15, p->audio, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 16, p->signals ? p->signals : "", -1, SQLITE_STATIC);
     /* One statement is one transaction (autocommit): when step returns
      * DONE the row is durable, which is what "acknowledged" means. */
     src = sqlite3_step(st);
@@ -791,19 +802,20 @@ static char *save_audio(earshot_store *s, const int16_t *pcm, size_t n)
     return path;
 }
 
-static char *join_topics(const earshot_analysis *a)
+/* Names joined with commas: how topics and signals are stored. */
+static char *join_names(const char *const *names, size_t n)
 {
     size_t len = 1;
-    for (size_t i = 0; i < a->n_topics; i++)
-        len += strlen(a->topics[i]) + 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(names[i]) + 1;
     char *t = malloc(len);
     if (!t)
         return NULL;
     t[0] = '\0';
-    for (size_t i = 0; i < a->n_topics; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i)
             strcat(t, ",");
-        strcat(t, a->topics[i]);
+        strcat(t, names[i]);
     }
     return t;
 }
@@ -841,14 +853,15 @@ static int store_row(earshot_store *s, int64_t session, int64_t consent, int kee
         p.sentiment = dup_or_null(a->sentiment);
         p.confidence = a->confidence;
         p.sentiment_score = a->sentiment_score;
-        p.topics = join_topics(a);
+        p.topics = join_names(a->topics, a->n_topics);
+        p.signals = join_names(a->signals, a->n_signals);
         char slots[32];
         if (a->score >= 0)
             snprintf(slots, sizeof slots, "{\"score\":%d}", a->score);
         else
             snprintf(slots, sizeof slots, "{}");
         p.slots = strdup(slots);
-        ok = p.intent && p.sentiment && p.topics && p.slots;
+        ok = p.intent && p.sentiment && p.topics && p.signals && p.slots;
     }
     p.model = dup_or_null(u->model_id);
     p.grammar = dup_or_null(u->grammar_id);
@@ -1101,6 +1114,8 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         "   'sentiment_score', sentiment_score,"
         "   'topics', CASE WHEN topics = '' THEN json_array()"
         "     ELSE json('[\"' || replace(topics, ',', '\",\"') || '\"]') END,"
+        "   'signals', CASE WHEN signals = '' THEN json_array()"
+        "     ELSE json('[\"' || replace(signals, ',', '\",\"') || '\"]') END,"
         "   'model', model_hash, 'grammar', grammar_hash, 'audio', audio IS NOT NULL))"
         "   FROM (SELECT * FROM utterances WHERE session_id = sessions.id ORDER BY id) u))"
         " FROM sessions WHERE id = ?1");

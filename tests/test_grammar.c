@@ -96,7 +96,9 @@ static void test_every_construct(void **state)
                   "\n"
                   "[topic account]\n"
                   "account | contract\n"
-                  "0.5: plan\n");
+                  "0.5: plan\n"
+                  "[signal repeat_contact]\n"
+                  "(third | fourth) time\n");
     add_file("b.grammar",
              "[rules]\n"
              "<thing> = (account | contract | plan)\n"
@@ -127,6 +129,14 @@ static void test_every_construct(void **state)
     /* template inside a longer sentence; cue anywhere */
     assert_string_equal(analyze(g, "well i want to close my plan now", &a), "cancel");
     assert_string_equal(analyze(g, "i am switching to a cheaper bank", &a), "cancel");
+    /* a signal is reported apart from the topics */
+    assert_string_equal(analyze(g, "third time i asked to close my contract", &a), "cancel");
+    assert_int_equal(a.n_topics, 1);
+    assert_string_equal(a.topics[0], "account");
+    assert_int_equal(a.n_signals, 1);
+    assert_string_equal(a.signals[0], "repeat_contact");
+    analyze(g, "close contract", &a);
+    assert_int_equal(a.n_signals, 0);
     /* topic weights add up: "plan" alone is 0.5, not enough */
     analyze(g, "the plan", &a);
     assert_int_equal(a.n_topics, 0);
@@ -202,8 +212,8 @@ static void test_errors_with_positions(void **state)
         "bad.grammar:6:1: cue lines read 'cue WEIGHT: expansion'\n",
         "bad.grammar:7:11: empty alternative: write [x] for something optional\n",
         "bad.grammar:8:1: words are lower case\n",
-        "bad.grammar:9:2: unknown section kind 'intnet': use intent, topic, sentiment, "
-        "numbers or rules\n",
+        "bad.grammar:9:2: unknown section kind 'intnet': use intent, topic, signal, "
+        "sentiment, numbers or rules\n",
         "bad.grammar:10:1: [topic] needs a name, as in [topic NAME]\n",
         "bad.grammar:12:9: positive needs a weight, as in 'positive 1.0: ...'\n",
         "bad.grammar:13:1: sentiment lines start with positive W:, negative W:, "
