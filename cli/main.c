@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,8 @@ static const char *const main_usage =
     "  sessions       list the sessions stored in a database\n"
     "  forget         erase sessions from a database, physically\n"
     "  export         write what a database holds on one session, as JSON\n"
+    "  report         anonymised insight report (HTML, JSON, CSV, Markdown);\n"
+    "                 'report merge' adds up a fleet's JSON reports\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -783,6 +786,156 @@ static int cmd_export(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
+/* report                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const report_usage =
+    "usage: earshot report [--db PATH] [--since DATE] [--until DATE] [--channel NAME]\n"
+    "                      [--min-group K] [--time day|week|month] [--utc]\n"
+    "                      [--format html|json|csv|md] [--out FILE]\n"
+    "       earshot report merge A.json B.json ... [--min-group K]\n"
+    "                      [--format html|json|csv|md] [--out FILE]\n"
+    "\n"
+    "Turns what consenting customers said into an anonymised report for\n"
+    "managers: overview, what customers want (and its trend), friction\n"
+    "hotspots and effort signals, loyalty (ratings, NPS, cancellations),\n"
+    "ideas, knowledge gaps, channels side by side, and unmatched phrases.\n"
+    "No session ids, no time finer than a day, only redacted text, quotes\n"
+    "only with the quotes consent; every figure from fewer than K sessions\n"
+    "is shown as \"<K\". 'merge' adds up the JSON reports of several kiosks\n"
+    "and applies K again (build them with --min-group 1 for exact totals).\n"
+    "\n"
+    "options:\n"
+    "  --db PATH         database (default earshot.db); read only\n"
+    "  --since DATE      first day, YYYY-MM-DD (default: the first stored)\n"
+    "  --until DATE      last day, YYYY-MM-DD, inclusive (default: the last)\n"
+    "  --channel NAME    one channel (kiosk) only\n"
+    "  --min-group K     suppress groups of fewer than K sessions (default 5)\n"
+    "  --time UNIT       the finest time shown and the trend's step (default day)\n"
+    "  --utc             days in UTC (default: local time)\n"
+    "  --format FMT      html, json, csv or md (default: from --out's extension,\n"
+    "                    else md)\n"
+    "  --out FILE        where to write (default: standard output); for csv, a\n"
+    "                    folder (ending in /) gets one file per section\n";
+
+static int report_format(const char *v, earshot_report_format *f)
+{
+    static const struct {
+        const char *name;
+        earshot_report_format f;
+    } formats[] = {{"html", EARSHOT_REPORT_HTML}, {"htm", EARSHOT_REPORT_HTML},
+                   {"json", EARSHOT_REPORT_JSON}, {"csv", EARSHOT_REPORT_CSV},
+                   {"md", EARSHOT_REPORT_MD},     {"markdown", EARSHOT_REPORT_MD}};
+    for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
+        if (!strcasecmp(v, formats[i].name)) {
+            *f = formats[i].f;
+            return 1;
+        }
+    return 0;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    earshot_report_config cfg = earshot_report_config_default();
+    const char *db = "earshot.db", *out = "-", *format = NULL, *inputs[256];
+    size_t n_inputs = 0;
+    int merge = argc > 1 && !strcmp(argv[1], "merge");
+    for (int i = 1 + merge; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(report_usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "--utc") && !merge) {
+            cfg.utc = 1;
+        } else if (!strcmp(a, "--min-group") || !strcmp(a, "--format") || !strcmp(a, "--out") ||
+                   (!merge && (!strcmp(a, "--db") || !strcmp(a, "--since") ||
+                               !strcmp(a, "--until") || !strcmp(a, "--channel") ||
+                               !strcmp(a, "--time")))) {
+            if (i + 1 >= argc)
+                return usage_error("report ", "option '%s' needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--db"))
+                db = v;
+            else if (!strcmp(a, "--since"))
+                cfg.since = v;
+            else if (!strcmp(a, "--until"))
+                cfg.until = v;
+            else if (!strcmp(a, "--channel"))
+                cfg.channel = v;
+            else if (!strcmp(a, "--format"))
+                format = v;
+            else if (!strcmp(a, "--out"))
+                out = v;
+            else if (!strcmp(a, "--time")) {
+                if (!strcmp(v, "day"))
+                    cfg.time_unit = EARSHOT_TIME_DAY;
+                else if (!strcmp(v, "week"))
+                    cfg.time_unit = EARSHOT_TIME_WEEK;
+                else if (!strcmp(v, "month"))
+                    cfg.time_unit = EARSHOT_TIME_MONTH;
+                else
+                    return usage_error("report ", "--time is day, week or month, not '%s'", v);
+            } else {
+                long long k = parse_count(v);
+                if (k < 1 || k > 1000000)
+                    return usage_error("report ", "--min-group needs a whole number >= 1, not "
+                                                  "'%s'", v);
+                cfg.min_group = (int)k;
+            }
+        } else if (merge && a[0] != '-' && n_inputs < sizeof inputs / sizeof *inputs) {
+            inputs[n_inputs++] = a;
+        } else {
+            return usage_error("report ", "unexpected argument '%s'", a);
+        }
+    }
+    earshot_report_format fmt = EARSHOT_REPORT_MD;
+    if (format) {
+        if (!report_format(format, &fmt))
+            return usage_error("report ", "--format is html, json, csv or md, not '%s'", format);
+    } else {
+        const char *dot = strrchr(out, '.');
+        size_t len = strlen(out);
+        if (len && out[len - 1] == '/')
+            fmt = EARSHOT_REPORT_CSV;
+        else if (dot && !strchr(dot, '/') && !report_format(dot + 1, &fmt))
+            return usage_error("report ", "cannot tell the format from '%s': add --format", out);
+    }
+    if (merge && n_inputs < 1)
+        return usage_error("report ", "%s", "merge needs JSON reports to add up");
+
+    earshot_report *r = NULL;
+    int rc;
+    if (merge) {
+        earshot_report *in[256] = {0};
+        rc = EARSHOT_OK;
+        for (size_t i = 0; i < n_inputs && rc == EARSHOT_OK; i++)
+            if ((rc = earshot_report_load(inputs[i], &in[i])) != EARSHOT_OK)
+                errorf("%s", earshot_report_errmsg(in[i]));
+        if (rc == EARSHOT_OK &&
+            (rc = earshot_report_merge((const earshot_report *const *)in, n_inputs,
+                                       cfg.min_group, &r)) != EARSHOT_OK)
+            errorf("%s", earshot_report_errmsg(r));
+        for (size_t i = 0; i < n_inputs; i++)
+            earshot_report_free(in[i]);
+    } else {
+        earshot_store_config scfg = earshot_store_config_default();
+        scfg.path = db;
+        scfg.read_only = 1;
+        scfg.on_log = log_to_stderr;
+        earshot_store *s = NULL;
+        if ((rc = earshot_store_open(&s, &scfg)) != EARSHOT_OK)
+            errorf("%s", earshot_store_errmsg(s));
+        else if ((rc = earshot_report_build(s, &cfg, &r)) != EARSHOT_OK)
+            errorf("%s", earshot_report_errmsg(r));
+        earshot_store_close(s);
+    }
+    if (rc == EARSHOT_OK && (rc = earshot_report_write(r, fmt, out)) != EARSHOT_OK)
+        errorf("%s", earshot_report_errmsg(r));
+    earshot_report_free(r);
+    return rc == EARSHOT_OK ? 0 : rc == EARSHOT_MISUSE ? 2 : 1;
+}
+
+/* ------------------------------------------------------------------ */
 /* devices, listen                                                     */
 /* ------------------------------------------------------------------ */
 
@@ -1025,5 +1178,7 @@ int main(int argc, char **argv)
         return cmd_forget(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

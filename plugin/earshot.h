@@ -328,6 +328,9 @@ typedef struct earshot_store_config {
     const char *consent_version; /* version of the consent text customers hear; "1" */
     earshot_log_fn on_log;
     void *log_user;
+    /* 1: open an existing database for reading only (reports): never
+     * created, migrated or written; another process may go on writing. */
+    int read_only;
 } earshot_store_config;
 
 earshot_store_config earshot_store_config_default(void);
@@ -481,6 +484,64 @@ const char *earshot_listen_errmsg(const earshot_listener *l);
 const char *earshot_listen_device(const earshot_listener *l);
 int earshot_listen_rate(const earshot_listener *l);
 void earshot_listen_close(earshot_listener *l);
+
+/* ------------------------------------------------------------------ */
+/* Anonymised insight reports                                           */
+/* ------------------------------------------------------------------ */
+
+/* What customers said, counted for a manager: intents and their trend,
+ * friction (topics by sentiment, effort signals), loyalty (ratings, NPS,
+ * cancellations), ideas, questions, channels side by side, and phrases
+ * from speech no intent matched. Anonymised: no session ids, no time
+ * finer than time_unit, only redacted text, quotes only under the quotes
+ * scope, and every figure built from fewer than min_group distinct
+ * sessions is suppressed (shown "<K"). Each report states these rules. */
+typedef struct earshot_report earshot_report;
+
+typedef enum earshot_report_format {
+    EARSHOT_REPORT_JSON, /* machine-readable; mergeable (README, "Report JSON") */
+    EARSHOT_REPORT_HTML, /* one self-contained file: inline CSS and SVG, no script */
+    EARSHOT_REPORT_CSV,  /* one table per section; a folder path: one file each */
+    EARSHOT_REPORT_MD    /* Markdown tables */
+} earshot_report_format;
+
+typedef enum earshot_time_unit {
+    EARSHOT_TIME_DAY,   /* trend per day; dates shown as YYYY-MM-DD */
+    EARSHOT_TIME_WEEK,  /* per ISO week, YYYY-Www */
+    EARSHOT_TIME_MONTH  /* per month, YYYY-MM */
+} earshot_time_unit;
+
+typedef struct earshot_report_config {
+    const char *since, *until; /* "YYYY-MM-DD", inclusive; NULL: open-ended */
+    const char *channel;       /* one channel only; NULL: all */
+    int min_group;             /* K: fewer distinct sessions are suppressed; 5 */
+    earshot_time_unit time_unit; /* the finest time a report shows; DAY */
+    int utc;                   /* days in UTC rather than local time; 0 */
+    int max_rows;              /* rows per phrase list in HTML and Markdown; 15 */
+    int max_quotes;            /* example quotes per idea topic; 3 */
+} earshot_report_config;
+
+earshot_report_config earshot_report_config_default(void);
+
+/* Builds a report from a store (open it with read_only = 1 to read a
+ * database another process writes). *out is set even on failure, except
+ * out of memory; earshot_report_errmsg() explains. */
+int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
+                         earshot_report **out);
+/* Reads a JSON report written by earshot_report_write(). */
+int earshot_report_load(const char *path, earshot_report **out);
+/* Adds up n reports of a fleet (counts and distinct sessions add, since
+ * each database holds its own sessions) and applies min_group again. A
+ * figure an input suppressed is unknown: the sum of the others is shown
+ * as a lower bound when it reaches min_group. Refuses the same database
+ * twice and reports of different time units. */
+int earshot_report_merge(const earshot_report *const *in, size_t n, int min_group,
+                         earshot_report **out);
+/* Writes r to path ("-": standard output). For CSV, a path that is a
+ * folder or ends in '/' gets one file per table. */
+int earshot_report_write(earshot_report *r, earshot_report_format format, const char *path);
+const char *earshot_report_errmsg(const earshot_report *r);
+void earshot_report_free(earshot_report *r);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,7 @@
 #include "earshot.h"
 #include "array.h"
 #include "redact.h"
+#include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,8 @@ struct earshot_store {
     size_t n_queue, queue_cap;
     size_t lost; /* utterances refused because the queue was full */
     time_t last_purge; /* retention runs at open and then hourly */
+    int64_t version;   /* schema version found at open (read-only handles) */
+    char id[40];       /* meta.id, "" before schema 3 */
     char errmsg[1024];
 };
 
@@ -122,6 +125,7 @@ earshot_store_config earshot_store_config_default(void)
         .consent_version = "1",
         .on_log = NULL,
         .log_user = NULL,
+        .read_only = 0,
     };
 }
 
@@ -269,6 +273,39 @@ static int migrate(earshot_store *s, int64_t version)
     return EARSHOT_OK;
 }
 
+static void read_id(earshot_store *s)
+{
+    sqlite3_stmt *st;
+    if (prep(s, &st, "SELECT value FROM meta WHERE key = 'id'") == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/* Reports read a database that a listener may be writing: no creation,
+ * no migration, no pragma that writes; WAL readers see one snapshot. */
+static int open_read_only(earshot_store *s)
+{
+    struct stat sb;
+    if (stat(s->path, &sb) != 0)
+        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY, NULL);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot open");
+    sqlite3_busy_timeout(s->db, s->cfg.busy_timeout_ms > 0 ? s->cfg.busy_timeout_ms : 0);
+    sqlite3_extended_result_codes(s->db, 1);
+    s->version = scalar(s, "PRAGMA user_version", 0, &src);
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read the schema version");
+    if (s->version < 1 || s->version > SCHEMA_VERSION)
+        return fail(s, EARSHOT_CORRUPT, "%s: %s", s->path,
+                    s->version < 1 ? "not an Earshot database (or an empty one)"
+                                   : "schema version is newer than this earshot knows; "
+                                     "use a newer earshot");
+    read_id(s);
+    return EARSHOT_OK;
+}
+
 int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
 {
     if (!out)
@@ -302,6 +339,8 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
     int rc = check_header(s);
     if (rc != EARSHOT_OK)
         return rc;
+    if (cfg->read_only)
+        return open_read_only(s);
     /* Created 0600: transcripts are nobody else's business. SQLite creates
      * the -wal and -shm files with the main file's permissions. */
     int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -356,6 +395,8 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
         return db_fail(s, src, "cannot configure");
     if ((rc = migrate(s, version)) != EARSHOT_OK)
         return rc;
+    s->version = SCHEMA_VERSION;
+    read_id(s);
     if (cfg->retain_days > 0) {
         int64_t n = 0;
         rc = earshot_store_purge(s, cfg->retain_days, &n);
@@ -410,7 +451,8 @@ void earshot_store_close(earshot_store *s)
     sqlite3_finalize(s->insert);
     if (s->db) {
         /* Leave no -wal file holding what was written or erased. */
-        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        if (!s->cfg.read_only)
+            sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
     earshot__redactor_close(s->redactor);
@@ -1175,5 +1217,121 @@ int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user)
     if (rc == EARSHOT_OK && src != SQLITE_DONE)
         rc = db_fail(s, src, "cannot list sessions");
     sqlite3_finalize(st);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* reading for reports (store.h)                                        */
+/* ------------------------------------------------------------------ */
+
+const char *earshot__store_id(earshot_store *s)
+{
+    return s->id;
+}
+
+char *earshot__store_redact(earshot_store *s, const char *text)
+{
+    return earshot__redact(s->redactor, text, NULL);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? (const char *)t : "";
+}
+
+static void bind_bounds(sqlite3_stmt *st, const earshot__scan *scan)
+{
+    if (scan->from)
+        sqlite3_bind_text(st, 1, scan->from, -1, SQLITE_STATIC);
+    if (scan->to)
+        sqlite3_bind_text(st, 2, scan->to, -1, SQLITE_STATIC);
+    if (scan->channel)
+        sqlite3_bind_text(st, 3, scan->channel, -1, SQLITE_STATIC);
+}
+
+int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
+{
+    if (!s || !s->db || !scan)
+        return EARSHOT_MISUSE;
+    /* One read transaction: sessions and utterances from one snapshot,
+     * even while a listener goes on writing. */
+    int src = exec(s, "BEGIN");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot start reading");
+    sqlite3_stmt *st = NULL;
+    int rc = EARSHOT_OK;
+    src = prep(s, &st,
+        "SELECT id, channel, started_at, EXISTS (SELECT 1 FROM consents c"
+        "  WHERE c.session_id = sessions.id AND scope_transcripts AND revoked_at IS NULL)"
+        " FROM sessions"
+        " WHERE (?1 IS NULL OR started_at >= ?1) AND (?2 IS NULL OR started_at < ?2)"
+        "  AND (?3 IS NULL OR channel = ?3) ORDER BY id");
+    if (src == SQLITE_OK) {
+        bind_bounds(st, scan);
+        while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+            earshot__scan_session ses = {
+                .id = sqlite3_column_int64(st, 0),
+                .channel = col_text(st, 1),
+                .started_at = col_text(st, 2),
+                .consented = sqlite3_column_int(st, 3),
+            };
+            if (scan->on_session && scan->on_session(&ses, scan->user)) {
+                rc = EARSHOT_STOPPED;
+                break;
+            }
+        }
+    }
+    if (rc == EARSHOT_OK && src != SQLITE_DONE)
+        rc = db_fail(s, src, "cannot read the sessions");
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == EARSHOT_OK) {
+        /* Ordered by session through its index, so no sort is needed. */
+        src = prep(s, &st, s->version >= 3
+            ? "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
+              " u.topics, u.signals, u.slots, u.confidence, c.scope_quotes"
+              " FROM utterances u INDEXED BY utterances_session"
+              " JOIN sessions s ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
+              " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
+              "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id"
+            : "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
+              " u.topics, '', u.slots, u.confidence, c.scope_quotes"
+              " FROM utterances u JOIN sessions s ON s.id = u.session_id"
+              " JOIN consents c ON c.id = u.consent_id"
+              " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
+              "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id");
+        if (src == SQLITE_OK) {
+            bind_bounds(st, scan);
+            while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+                /* slots is '{}' or '{"score":N}' (store_row writes it). */
+                const char *slots = col_text(st, 8);
+                const char *sc = strstr(slots, "\"score\":");
+                earshot__scan_utterance u = {
+                    .session = sqlite3_column_int64(st, 0),
+                    .channel = col_text(st, 1),
+                    .heard_at = col_text(st, 2),
+                    .text = col_text(st, 3),
+                    .intent = col_text(st, 4),
+                    .sentiment = col_text(st, 5),
+                    .topics = col_text(st, 6),
+                    .signals = col_text(st, 7),
+                    .score = sc ? atoi(sc + 8) : -1,
+                    .confidence = sqlite3_column_double(st, 9),
+                    .quotable = sqlite3_column_int(st, 10),
+                };
+                if (u.score < 0 || u.score > 10)
+                    u.score = -1;
+                if (scan->on_utterance && scan->on_utterance(&u, scan->user)) {
+                    rc = EARSHOT_STOPPED;
+                    break;
+                }
+            }
+        }
+        if (rc == EARSHOT_OK && src != SQLITE_DONE)
+            rc = db_fail(s, src, "cannot read the utterances");
+        sqlite3_finalize(st);
+    }
+    exec(s, "COMMIT");
     return rc;
 }

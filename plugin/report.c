@@ -1,0 +1,1231 @@
+/* report.c - anonymised insight reports: counting what was stored,
+ * suppressing small groups, merging a fleet's reports, JSON in and out.
+ * Rendering for people (HTML, CSV, Markdown) is in report_render.c.
+ *
+ * One pass over the store (plugin/store.c reads SQLite; this file never
+ * does): every utterance adds to the cells it belongs to. Utterances come
+ * ordered by session, so a cell counts distinct sessions by remembering
+ * the last one it saw; no set of ids is ever kept. Session ids stay in
+ * this file's counters and never reach a report. */
+#include "report.h"
+#include "array.h"
+#include "store.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const report_table_def earshot__report_defs[N_TABLES] = {
+    [T_OVERVIEW] = {"overview", "Overview", 0, {0}, 3,
+                    {"sessions", "consented_sessions", "utterances"}, 0},
+    [T_INTENTS] = {"intents", "What customers want", 1, {"intent"}, 1, {"utterances"}, 0},
+    [T_TREND] = {"intent_trend", "Intents over time", 2, {"period", "intent"}, 1,
+                 {"utterances"}, 0},
+    [T_TOPICS] = {"topics", "Friction hotspots: topics by sentiment", 1, {"topic"}, 5,
+                  {"utterances", "negative", "neutral", "positive", "complaints"}, 0},
+    [T_EFFORT] = {"effort", "Effort signals", 1, {"signal"}, 1, {"utterances"}, 0},
+    [T_RATINGS] = {"ratings", "Ratings given by voice", 1, {"score"}, 1, {"ratings"}, 0},
+    [T_NPS] = {"nps", "Net Promoter Score", 0, {0}, 4,
+               {"ratings", "promoters", "passives", "detractors"}, 0},
+    [T_CHURN] = {"churn", "Churn signals: cancellations by topic", 1, {"topic"}, 1,
+                 {"cancels"}, 0},
+    [T_IDEAS] = {"ideas", "Ideas: suggestions by topic", 1, {"topic"}, 1, {"suggestions"}, 0},
+    [T_QUESTIONS] = {"questions", "Knowledge gaps: questions by topic", 1, {"topic"}, 1,
+                     {"questions"}, 0},
+    [T_QUESTION_PHRASES] = {"question_phrases", "Knowledge gaps: what they ask about", 1,
+                            {"phrase"}, 1, {"utterances"}, 1},
+    [T_UNMATCHED] = {"unmatched", "Unmatched speech: frequent phrases", 1, {"phrase"}, 1,
+                     {"utterances"}, 1},
+    [T_CHANNELS] = {"channels", "Channel consistency", 1, {"channel"}, 9,
+                    {"sessions", "consented_sessions", "utterances", "complaints", "negative",
+                     "ratings", "promoters", "detractors", "cancels"}, 0},
+};
+
+earshot_report_config earshot_report_config_default(void)
+{
+    return (earshot_report_config){
+        .since = NULL,
+        .until = NULL,
+        .channel = NULL,
+        .min_group = 5,
+        .time_unit = EARSHOT_TIME_DAY,
+        .utc = 0,
+        .max_rows = 15,
+        .max_quotes = 3,
+    };
+}
+
+int earshot__report_fail(earshot_report *r, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+#define fail earshot__report_fail
+
+const char *earshot_report_errmsg(const earshot_report *r)
+{
+    if (!r)
+        return "out of memory";
+    return r->errmsg[0] ? r->errmsg : "not an error";
+}
+
+const char *earshot__report_unit_name(earshot_time_unit u)
+{
+    return u == EARSHOT_TIME_WEEK ? "week" : u == EARSHOT_TIME_MONTH ? "month" : "day";
+}
+
+static earshot_report *report_new(void)
+{
+    earshot_report *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    for (int i = 0; i < N_TABLES; i++)
+        r->t[i].def = &earshot__report_defs[i];
+    earshot_report_config d = earshot_report_config_default();
+    r->min_group = d.min_group;
+    r->max_rows = d.max_rows;
+    r->max_quotes = d.max_quotes;
+    return r;
+}
+
+void earshot_report_free(earshot_report *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < N_TABLES; i++) {
+        report_table *t = &r->t[i];
+        for (size_t k = 0; k < t->n; k++) {
+            for (int j = 0; j < REPORT_MAX_KEYS; j++)
+                free(t->rows[k].key[j]);
+            for (size_t q = 0; q < t->rows[k].n_quotes; q++)
+                free(t->rows[k].quotes[q].text);
+            free(t->rows[k].quotes);
+        }
+        free(t->rows);
+        free(t->slots);
+    }
+    for (size_t i = 0; i < r->n_sources; i++)
+        free(r->sources[i]);
+    free(r->sources);
+    free(r->since);
+    free(r->until);
+    free(r->channel);
+    free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* rows: a small open-addressing hash per table                         */
+/* ------------------------------------------------------------------ */
+
+static uint64_t key_hash(const char *k0, const char *k1)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = k0 ? k0 : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+    for (const char *p = k1 ? k1 : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+static int key_eq(const report_row *row, const char *k0, const char *k1)
+{
+    return !strcmp(row->key[0] ? row->key[0] : "", k0 ? k0 : "") &&
+           !strcmp(row->key[1] ? row->key[1] : "", k1 ? k1 : "");
+}
+
+static int rehash(report_table *t, size_t n_slots)
+{
+    uint32_t *slots = calloc(n_slots, sizeof *slots);
+    if (!slots)
+        return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t at = key_hash(t->rows[i].key[0], t->rows[i].key[1]) & (n_slots - 1);
+        while (slots[at])
+            at = (at + 1) & (n_slots - 1);
+        slots[at] = (uint32_t)(i + 1);
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = n_slots;
+    return 1;
+}
+
+report_row *earshot__report_row(report_table *t, const char *k0, const char *k1)
+{
+    if (t->def->n_keys < 2)
+        k1 = NULL;
+    if (t->def->n_keys < 1)
+        k0 = NULL;
+    if (t->n_slots == 0 && !rehash(t, 16))
+        return NULL;
+    uint64_t h = key_hash(k0, k1);
+    size_t at = h & (t->n_slots - 1);
+    while (t->slots[at]) {
+        report_row *row = &t->rows[t->slots[at] - 1];
+        if (key_eq(row, k0, k1))
+            return row;
+        at = (at + 1) & (t->n_slots - 1);
+    }
+    if (!earshot__grow((void **)&t->rows, &t->cap, t->n + 1, sizeof *t->rows))
+        return NULL;
+    report_row *row = &t->rows[t->n];
+    memset(row, 0, sizeof *row);
+    for (int j = 0; j < REPORT_MAX_CELLS; j++)
+        row->c[j].last = -1;
+    if ((k0 && !(row->key[0] = strdup(k0))) || (k1 && !(row->key[1] = strdup(k1)))) {
+        free(row->key[0]);
+        return NULL;
+    }
+    t->slots[at] = (uint32_t)(++t->n);
+    if (t->n * 2 > t->n_slots && !rehash(t, t->n_slots * 2))
+        return NULL; /* the row exists; the next lookup retries the growth */
+    return &t->rows[t->n - 1];
+}
+
+/* One more of cell j of the row, said in session ses. */
+static void count(report_row *row, int j, int64_t ses)
+{
+    if (!row)
+        return;
+    report_cell *c = &row->c[j];
+    c->n++;
+    if (c->last != ses) {
+        c->last = ses;
+        c->sessions++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* suppression and derived figures                                      */
+/* ------------------------------------------------------------------ */
+
+int earshot__report_cell_visible(const earshot_report *r, const report_cell *c)
+{
+    if (c->flags & CELL_UNKNOWN)
+        return 0;
+    return c->sessions >= r->min_group;
+}
+
+const char *earshot__report_cell_str(const earshot_report *r, const report_cell *c, char *buf,
+                                     size_t len)
+{
+    if (!earshot__report_cell_visible(r, c))
+        snprintf(buf, len, "<%d", r->min_group);
+    else if (c->flags & CELL_PARTIAL)
+        snprintf(buf, len, ">=%lld", (long long)c->n);
+    else
+        snprintf(buf, len, "%lld", (long long)c->n);
+    return buf;
+}
+
+int earshot__report_pct(const earshot_report *r, const report_cell *a, const report_cell *b)
+{
+    if (!earshot__report_cell_visible(r, a) || !earshot__report_cell_visible(r, b) || b->n <= 0 ||
+        ((a->flags | b->flags) & CELL_PARTIAL))
+        return REPORT_NA;
+    return (int)((a->n * 200 + b->n) / (2 * b->n)); /* rounded half up */
+}
+
+int earshot__report_nps(const earshot_report *r, const report_row *row, int ratings,
+                        int promoters, int detractors)
+{
+    const report_cell *R = &row->c[ratings], *P = &row->c[promoters], *D = &row->c[detractors];
+    if (!earshot__report_cell_visible(r, R) || !earshot__report_cell_visible(r, P) ||
+        !earshot__report_cell_visible(r, D) || R->n <= 0 ||
+        ((R->flags | P->flags | D->flags) & CELL_PARTIAL))
+        return REPORT_NA;
+    double v = 100.0 * (double)(P->n - D->n) / (double)R->n;
+    return (int)(v < 0 ? v - 0.5 : v + 0.5);
+}
+
+static const earshot_report *sort_report;
+static int sort_table;
+
+static int by_key(const report_row *a, const report_row *b)
+{
+    for (int j = 0; j < REPORT_MAX_KEYS; j++) {
+        int c = strcmp(a->key[j] ? a->key[j] : "", b->key[j] ? b->key[j] : "");
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+static int row_order(const void *pa, const void *pb)
+{
+    const report_row *a = *(const report_row *const *)pa, *b = *(const report_row *const *)pb;
+    /* Scores and periods read best in their natural order; channels by name. */
+    if (sort_table == T_RATINGS)
+        return atoi(a->key[0]) - atoi(b->key[0]);
+    if (sort_table == T_TREND || sort_table == T_CHANNELS)
+        return by_key(a, b);
+    int va = earshot__report_cell_visible(sort_report, &a->c[0]);
+    int vb = earshot__report_cell_visible(sort_report, &b->c[0]);
+    if (va != vb)
+        return vb - va;
+    /* Suppressed rows are ordered by key only: their order must not tell
+     * their hidden sizes. */
+    if (va) {
+        if (a->c[0].n != b->c[0].n)
+            return a->c[0].n < b->c[0].n ? 1 : -1;
+        if (a->c[0].sessions != b->c[0].sessions)
+            return a->c[0].sessions < b->c[0].sessions ? 1 : -1;
+    }
+    return by_key(a, b);
+}
+
+const report_row **earshot__report_rows(const earshot_report *r, int ti, size_t *n)
+{
+    const report_table *t = &r->t[ti];
+    const report_row **v = malloc((t->n + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->def->free_text && !earshot__report_cell_visible(r, &t->rows[i].c[0]))
+            continue;
+        v[k++] = &t->rows[i];
+    }
+    sort_report = r;
+    sort_table = ti;
+    qsort(v, k, sizeof *v, row_order);
+    *n = k;
+    return v;
+}
+
+/* A channel stands out when one of its shares is at least 10 points (NPS:
+ * 20 points) from the other channels' pooled figure, both built from
+ * shown cells only. */
+void earshot__report_channel_flag(const earshot_report *r, const report_row *row, char *buf,
+                                  size_t len)
+{
+    buf[0] = '\0';
+    const report_table *t = &r->t[T_CHANNELS];
+    static const struct {
+        int num, den;
+        const char *what;
+    } shares[] = {{CH_COMPLAINTS, CH_UTT, "complaints"}, {CH_NEGATIVE, CH_UTT, "negative"}};
+    double best = 0;
+    for (size_t m = 0; m < sizeof shares / sizeof *shares; m++) {
+        int mine = earshot__report_pct(r, &row->c[shares[m].num], &row->c[shares[m].den]);
+        if (mine == REPORT_NA)
+            continue;
+        int64_t num = 0, den = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            const report_row *o = &t->rows[i];
+            if (o == row || earshot__report_pct(r, &o->c[shares[m].num], &o->c[shares[m].den]) ==
+                                REPORT_NA)
+                continue;
+            num += o->c[shares[m].num].n;
+            den += o->c[shares[m].den].n;
+        }
+        if (den <= 0)
+            continue;
+        double rest = 100.0 * (double)num / (double)den, d = mine - rest;
+        if ((d >= 10 || d <= -10) && (d < 0 ? -d : d) > best) {
+            best = d < 0 ? -d : d;
+            snprintf(buf, len, "%s %d%% vs %.0f%% elsewhere", shares[m].what, mine, rest);
+        }
+    }
+    int mine = earshot__report_nps(r, row, CH_RATINGS, CH_PROMOTERS, CH_DETRACTORS);
+    if (mine != REPORT_NA) {
+        int64_t R = 0, P = 0, D = 0;
+        for (size_t i = 0; i < t->n; i++) {
+            const report_row *o = &t->rows[i];
+            if (o == row ||
+                earshot__report_nps(r, o, CH_RATINGS, CH_PROMOTERS, CH_DETRACTORS) == REPORT_NA)
+                continue;
+            R += o->c[CH_RATINGS].n;
+            P += o->c[CH_PROMOTERS].n;
+            D += o->c[CH_DETRACTORS].n;
+        }
+        if (R > 0) {
+            double rest = 100.0 * (double)(P - D) / (double)R, d = mine - rest;
+            if ((d >= 20 || d <= -20) && (d < 0 ? -d : d) / 2 > best)
+                snprintf(buf, len, "NPS %d vs %.0f elsewhere", mine, rest);
+        }
+    }
+}
+
+void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, void *u),
+                           void *u)
+{
+    char b[512];
+    snprintf(b, sizeof b,
+             "Every figure built from fewer than %d distinct sessions is suppressed and shown "
+             "as \"<%d\"; a phrase heard in fewer sessions is left out.", r->min_group,
+             r->min_group);
+    line(b, u);
+    line("Suppressed rows are listed after the others, in name order, so that their order "
+         "tells nothing of their size. Percentages and NPS are shown only when every figure "
+         "they are built from is shown.", u);
+    snprintf(b, sizeof b, "No session ids and no time finer than a %s (%s) appear in this "
+             "report.", earshot__report_unit_name(r->unit), r->utc ? "UTC" : "local time");
+    line(b, u);
+    line("Only text redacted before it was stored (and redacted again for quoting) is shown. "
+         "Example quotes come only from customers whose consent includes the quotes scope.",
+         u);
+    line("A session is one customer's visit or call; counts are of utterances unless a "
+         "column says sessions. NPS counts each rating given.", u);
+    if (r->n_sources > 1) {
+        snprintf(b, sizeof b, "This report adds up %zu databases; suppression was applied "
+                 "again after adding. \">=N\" marks a sum that leaves out figures an input "
+                 "report had suppressed.", r->n_sources);
+        line(b, u);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* building from a store                                                */
+/* ------------------------------------------------------------------ */
+
+/* Words that begin or end no phrase worth listing. */
+static const char *const stopwords[] = {
+    "a", "about", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be",
+    "been", "but", "by", "can", "can't", "could", "did", "do", "does", "don't", "for", "from",
+    "get", "got", "had", "has", "have", "he", "her", "here", "his", "how", "i", "i'd", "i'll",
+    "i'm", "i've", "if", "in", "is", "it", "it's", "its", "just", "me", "my", "no", "not",
+    "of", "oh", "on", "or", "our", "so", "some", "that", "that's", "the", "their", "them",
+    "then", "there", "there's", "these", "they", "this", "to", "too", "uh", "um", "up", "us",
+    "very", "was", "we", "were", "what", "what's", "when", "where", "which", "who", "why",
+    "will", "with", "would", "yes", "you", "you're", "your", "yeah", "well", "like", "really",
+    "please", "thanks", "thank", "hi", "hello", "okay", "ok", "one", "much", "many", "more",
+    "going", "gonna", "honestly", "take", "let", "think", "know", "want", "need", "today",
+    "now", "go", "make", "say", "said", "see", "still", "even", "only", "also", "than",
+    "into", "out", "over", "off", "back", "anything", "something", "thing", "things",
+    "bit", "lot", "quite", "actually", "maybe", "sure", "right", "good", "great", "being",
+};
+
+static int is_stopword(const char *w, size_t len)
+{
+    for (size_t i = 0; i < sizeof stopwords / sizeof *stopwords; i++)
+        if (strlen(stopwords[i]) == len && !memcmp(stopwords[i], w, len))
+            return 1;
+    return 0;
+}
+
+enum { MAX_PHRASE_WORDS = 3, MAX_WORDS = 64 };
+
+/* Counts every 2- and 3-word phrase of text that neither starts nor ends
+ * with a stopword nor crosses a redaction tag ("[NAME]"). Single words
+ * said too little on their own ("much", "time"). */
+static void count_phrases(report_table *t, const char *text, int64_t ses)
+{
+    const char *w[MAX_WORDS];
+    size_t wl[MAX_WORDS], n = 0;
+    for (const char *p = text; *p && n < MAX_WORDS;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        w[n] = p;
+        wl[n++] = (size_t)(e - p);
+        p = e;
+    }
+    char phrase[256];
+    for (size_t i = 0; i < n; i++) {
+        if (w[i][0] == '[' || is_stopword(w[i], wl[i]))
+            continue;
+        size_t len = 0;
+        for (size_t k = i; k < n && k < i + MAX_PHRASE_WORDS; k++) {
+            if (w[k][0] == '[' || len + wl[k] + 2 > sizeof phrase)
+                break;
+            if (k > i)
+                phrase[len++] = ' ';
+            memcpy(phrase + len, w[k], wl[k]);
+            len += wl[k];
+            phrase[len] = '\0';
+            if (k == i || is_stopword(w[k], wl[k]))
+                continue;
+            count(earshot__report_row(t, phrase, NULL), 0, ses);
+        }
+    }
+}
+
+typedef struct builder {
+    earshot_report *r;
+    earshot_store *store;
+    int nomem;
+    char min_day[16], max_day[16];
+    char cache_key[17], cache_day[16], cache_bucket[16];
+} builder;
+
+/* "YYYY-MM-DDTHH:MM:SSZ" (UTC) as the local (or UTC) day and the unit's
+ * bucket. Consecutive utterances share their minute, so it is cached. */
+static void when(builder *b, const char *iso)
+{
+    if (!strncmp(b->cache_key, iso, 16) && b->cache_key[0])
+        return;
+    snprintf(b->cache_key, sizeof b->cache_key, "%.16s", iso);
+    struct tm tm = {0};
+    if (sscanf(iso, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6) {
+        snprintf(b->cache_day, sizeof b->cache_day, "unknown");
+        snprintf(b->cache_bucket, sizeof b->cache_bucket, "unknown");
+        return;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    struct tm lt;
+    if (b->r->utc)
+        gmtime_r(&t, &lt);
+    else
+        localtime_r(&t, &lt);
+    strftime(b->cache_day, sizeof b->cache_day, "%Y-%m-%d", &lt);
+    const char *f = b->r->unit == EARSHOT_TIME_WEEK    ? "%G-W%V"
+                    : b->r->unit == EARSHOT_TIME_MONTH ? "%Y-%m"
+                                                       : "%Y-%m-%d";
+    strftime(b->cache_bucket, sizeof b->cache_bucket, f, &lt);
+}
+
+static void see_day(builder *b)
+{
+    if (!b->min_day[0] || strcmp(b->cache_day, b->min_day) < 0)
+        snprintf(b->min_day, sizeof b->min_day, "%s", b->cache_day);
+    if (!b->max_day[0] || strcmp(b->cache_day, b->max_day) > 0)
+        snprintf(b->max_day, sizeof b->max_day, "%s", b->cache_day);
+}
+
+static int on_session(const earshot__scan_session *s, void *user)
+{
+    builder *b = user;
+    earshot_report *r = b->r;
+    report_row *ov = earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL);
+    report_row *ch = earshot__report_row(&r->t[T_CHANNELS], s->channel, NULL);
+    if (!ov || !ch)
+        return b->nomem = 1;
+    count(ov, OV_SESSIONS, s->id);
+    count(ch, CH_SESSIONS, s->id);
+    if (s->consented) {
+        count(ov, OV_CONSENTED, s->id);
+        count(ch, CH_CONSENTED, s->id);
+    }
+    when(b, s->started_at);
+    see_day(b);
+    return 0;
+}
+
+/* Calls fn for each comma-separated name of list, or once with "none". */
+#define EACH_NAME(list, name, body)                                                           \
+    do {                                                                                      \
+        const char *p_ = (list);                                                              \
+        if (!*p_) {                                                                           \
+            const char *name = "(none)";                                                        \
+            body;                                                                             \
+        }                                                                                     \
+        while (*p_) {                                                                         \
+            const char *e_ = strchr(p_, ',');                                                 \
+            size_t l_ = e_ ? (size_t)(e_ - p_) : strlen(p_);                                  \
+            char n_[64];                                                                      \
+            snprintf(n_, sizeof n_, "%.*s", (int)(l_ < 63 ? l_ : 63), p_);                    \
+            const char *name = n_;                                                            \
+            body;                                                                             \
+            p_ += l_ + (e_ ? 1 : 0);                                                          \
+        }                                                                                     \
+    } while (0)
+
+static int cmp_quote(const report_quote *a, const report_quote *b)
+{
+    if (a->confidence != b->confidence)
+        return a->confidence > b->confidence ? -1 : 1;
+    return strcmp(a->text, b->text);
+}
+
+/* Keeps the row's best max quotes: most confident first, then by text,
+ * an order that survives merging. Takes ownership of text. */
+static int add_quote(report_row *row, char *text, int conf, int max)
+{
+    report_quote q = {text, conf};
+    for (size_t i = 0; i < row->n_quotes; i++)
+        if (!strcmp(row->quotes[i].text, text)) {
+            if (cmp_quote(&q, &row->quotes[i]) < 0)
+                row->quotes[i].confidence = conf;
+            free(text);
+            return 1;
+        }
+    size_t at = row->n_quotes;
+    while (at > 0 && cmp_quote(&q, &row->quotes[at - 1]) < 0)
+        at--;
+    if ((int)at >= max) {
+        free(text);
+        return 1;
+    }
+    if ((int)row->n_quotes < max) {
+        report_quote *v = realloc(row->quotes, (row->n_quotes + 1) * sizeof *v);
+        if (!v) {
+            free(text);
+            return 0;
+        }
+        row->quotes = v;
+        row->n_quotes++;
+    } else {
+        free(row->quotes[row->n_quotes - 1].text);
+    }
+    memmove(&row->quotes[at + 1], &row->quotes[at], (row->n_quotes - 1 - at) * sizeof q);
+    row->quotes[at] = q;
+    return 1;
+}
+
+static int on_utterance(const earshot__scan_utterance *u, void *user)
+{
+    builder *b = user;
+    earshot_report *r = b->r;
+    const char *intent = u->intent[0] ? u->intent : "other";
+    /* Consent answers and erasure requests are dialogue, not feedback. */
+    if (!strcmp(intent, "consent_yes") || !strcmp(intent, "consent_no") ||
+        !strcmp(intent, "forget_me"))
+        return 0;
+    int64_t ses = u->session;
+    when(b, u->heard_at);
+    see_day(b);
+    report_row *ov = earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL);
+    report_row *in = earshot__report_row(&r->t[T_INTENTS], intent, NULL);
+    report_row *tr = earshot__report_row(&r->t[T_TREND], b->cache_bucket, intent);
+    report_row *ch = earshot__report_row(&r->t[T_CHANNELS], u->channel, NULL);
+    if (!ov || !in || !tr || !ch)
+        return b->nomem = 1;
+    count(ov, OV_UTTERANCES, ses);
+    count(in, 0, ses);
+    count(tr, 0, ses);
+    int complaint = !strcmp(intent, "complaint"), cancel = !strcmp(intent, "cancel");
+    int neg = !strcmp(u->sentiment, "negative"), pos = !strcmp(u->sentiment, "positive");
+    count(ch, CH_UTT, ses);
+    if (complaint)
+        count(ch, CH_COMPLAINTS, ses);
+    if (neg)
+        count(ch, CH_NEGATIVE, ses);
+    if (cancel)
+        count(ch, CH_CANCELS, ses);
+    EACH_NAME(u->topics, topic, {
+        report_row *t = earshot__report_row(&r->t[T_TOPICS], topic, NULL);
+        if (!t)
+            return b->nomem = 1;
+        count(t, TOP_UTT, ses);
+        count(t, neg ? TOP_NEG : pos ? TOP_POS : TOP_NEU, ses);
+        if (complaint)
+            count(t, TOP_COMPLAINTS, ses);
+        if (cancel && !(t = earshot__report_row(&r->t[T_CHURN], topic, NULL)))
+            return b->nomem = 1;
+        if (cancel)
+            count(t, 0, ses);
+        if (!strcmp(intent, "question")) {
+            if (!(t = earshot__report_row(&r->t[T_QUESTIONS], topic, NULL)))
+                return b->nomem = 1;
+            count(t, 0, ses);
+        }
+        if (!strcmp(intent, "suggestion")) {
+            if (!(t = earshot__report_row(&r->t[T_IDEAS], topic, NULL)))
+                return b->nomem = 1;
+            count(t, 0, ses);
+            char *text;
+            if (u->quotable && u->text[0]) {
+                if (!(text = strdup(u->text)) ||
+                    !add_quote(t, text, (int)(u->confidence * 1000 + 0.5), r->max_quotes))
+                    return b->nomem = 1;
+            }
+        }
+    });
+    if (u->signals[0]) {
+        EACH_NAME(u->signals, sig, {
+            report_row *t = earshot__report_row(&r->t[T_EFFORT], sig, NULL);
+            if (!t)
+                return b->nomem = 1;
+            count(t, 0, ses);
+        });
+    }
+    if (u->score >= 0) {
+        char k[12];
+        snprintf(k, sizeof k, "%d", u->score);
+        report_row *rt = earshot__report_row(&r->t[T_RATINGS], k, NULL);
+        report_row *np = earshot__report_row(&r->t[T_NPS], NULL, NULL);
+        if (!rt || !np)
+            return b->nomem = 1;
+        count(rt, 0, ses);
+        count(np, NPS_RATINGS, ses);
+        int kind = u->score >= 9 ? NPS_PROMOTERS : u->score >= 7 ? NPS_PASSIVES : NPS_DETRACTORS;
+        count(np, kind, ses);
+        count(ch, CH_RATINGS, ses);
+        if (kind == NPS_PROMOTERS)
+            count(ch, CH_PROMOTERS, ses);
+        if (kind == NPS_DETRACTORS)
+            count(ch, CH_DETRACTORS, ses);
+    }
+    if (!strcmp(intent, "question"))
+        count_phrases(&r->t[T_QUESTION_PHRASES], u->text, ses);
+    if (!strcmp(intent, "other"))
+        count_phrases(&r->t[T_UNMATCHED], u->text, ses);
+    return 0;
+}
+
+/* "YYYY-MM-DD" as a time_t at its start, in local time or UTC. */
+static int parse_day(const char *s, int utc, int add_days, time_t *out)
+{
+    int y, m, d;
+    char tail;
+    if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 ||
+        m > 12 || d < 1 || d > 31)
+        return 0;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_isdst = -1};
+    struct tm check = tm;
+    time_t t = utc ? timegm(&check) : mktime(&check);
+    if (check.tm_mday != d || check.tm_mon != m - 1) /* 2026-02-30 */
+        return 0;
+    tm.tm_mday += add_days;
+    *out = utc ? timegm(&tm) : mktime(&tm);
+    (void)t;
+    return 1;
+}
+
+static void iso_utc(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A day in the unit's format: the period a report states. */
+static void day_in_unit(const earshot_report *r, const char *day, char *out, size_t len)
+{
+    struct tm tm = {0};
+    if (sscanf(day, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) {
+        snprintf(out, len, "%s", day);
+        return;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_hour = 12;
+    timegm(&tm); /* fills tm_wday and tm_yday for %G-W%V */
+    const char *f = r->unit == EARSHOT_TIME_WEEK    ? "%G-W%V"
+                    : r->unit == EARSHOT_TIME_MONTH ? "%Y-%m"
+                                                    : "%Y-%m-%d";
+    strftime(out, len, f, &tm);
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
+                         earshot_report **out)
+{
+    if (!out)
+        return EARSHOT_MISUSE;
+    earshot_report *r = *out = report_new();
+    if (!r)
+        return EARSHOT_NOMEM;
+    earshot_report_config d = earshot_report_config_default();
+    if (!cfg)
+        cfg = &d;
+    if (!s)
+        return fail(r, EARSHOT_MISUSE, "earshot_report_build: no store");
+    if (cfg->min_group < 1)
+        return fail(r, EARSHOT_MISUSE, "min_group must be at least 1 (got %d)", cfg->min_group);
+    r->min_group = cfg->min_group;
+    r->unit = cfg->time_unit;
+    r->utc = cfg->utc;
+    r->max_rows = cfg->max_rows > 0 ? cfg->max_rows : d.max_rows;
+    r->max_quotes = cfg->max_quotes >= 0 ? cfg->max_quotes : d.max_quotes;
+    if ((cfg->since && !(r->since = strdup(cfg->since))) ||
+        (cfg->until && !(r->until = strdup(cfg->until))) ||
+        (cfg->channel && !(r->channel = strdup(cfg->channel))))
+        return fail(r, EARSHOT_NOMEM, "out of memory");
+    char from[32], to[32];
+    earshot__scan scan = {.channel = cfg->channel, .on_session = on_session,
+                          .on_utterance = on_utterance};
+    time_t t;
+    if (cfg->since) {
+        if (!parse_day(cfg->since, cfg->utc, 0, &t))
+            return fail(r, EARSHOT_MISUSE, "since: '%s' is not a date (YYYY-MM-DD)", cfg->since);
+        iso_utc(t, from, sizeof from);
+        scan.from = from;
+    }
+    if (cfg->until) {
+        if (!parse_day(cfg->until, cfg->utc, 1, &t))
+            return fail(r, EARSHOT_MISUSE, "until: '%s' is not a date (YYYY-MM-DD)", cfg->until);
+        iso_utc(t, to, sizeof to);
+        scan.to = to;
+    }
+    if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
+        return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
+    builder b = {.r = r, .store = s};
+    scan.user = &b;
+    int rc = earshot__store_scan(s, &scan);
+    if (b.nomem)
+        return fail(r, EARSHOT_NOMEM, "out of memory while counting");
+    if (rc != EARSHOT_OK)
+        return fail(r, rc, "%s", earshot_store_errmsg(s));
+    /* The overview row exists even for an empty database. */
+    if (!earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL) ||
+        !earshot__report_row(&r->t[T_NPS], NULL, NULL))
+        return fail(r, EARSHOT_NOMEM, "out of memory");
+    /* Quotes are redacted again with today's rules: a rule added since
+     * they were stored still applies. */
+    report_table *ideas = &r->t[T_IDEAS];
+    for (size_t i = 0; i < ideas->n; i++)
+        for (size_t q = 0; q < ideas->rows[i].n_quotes; q++) {
+            char *again = earshot__store_redact(s, ideas->rows[i].quotes[q].text);
+            if (!again)
+                return fail(r, EARSHOT_NOMEM, "out of memory");
+            free(ideas->rows[i].quotes[q].text);
+            ideas->rows[i].quotes[q].text = again;
+        }
+    if (b.min_day[0]) {
+        day_in_unit(r, b.min_day, r->from, sizeof r->from);
+        day_in_unit(r, b.max_day, r->to, sizeof r->to);
+    }
+    const char *id = earshot__store_id(s);
+    if (id[0]) {
+        if (!(r->sources = malloc(sizeof *r->sources)) || !(r->sources[0] = strdup(id)))
+            return fail(r, EARSHOT_NOMEM, "out of memory");
+        r->n_sources = 1;
+    }
+    return EARSHOT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON: writing                                                        */
+/* ------------------------------------------------------------------ */
+
+static json_t *cell_json(const earshot_report *r, const report_cell *c)
+{
+    if (!earshot__report_cell_visible(r, c))
+        return json_pack("{s:b}", "suppressed", 1);
+    json_t *o = json_pack("{s:I,s:I}", "n", (json_int_t)c->n, "sessions", (json_int_t)c->sessions);
+    if (o && (c->flags & CELL_PARTIAL))
+        json_object_set_new(o, "at_least", json_true());
+    return o;
+}
+
+/* Derived figures: percentages and NPS, computed from shown cells only
+ * (earshot__report_pct), so they are recomputed after a merge. */
+static const struct {
+    int table;
+    const char *name;
+} derived[] = {
+    {T_OVERVIEW, "consented_pct"}, {T_INTENTS, "share_pct"},     {T_TOPICS, "negative_pct"},
+    {T_TOPICS, "complaint_pct"},   {T_NPS, "nps"},               {T_CHANNELS, "complaint_pct"},
+    {T_CHANNELS, "negative_pct"},  {T_CHANNELS, "nps"},
+};
+
+int earshot__report_n_derived(int ti, const char **names)
+{
+    int n = 0;
+    for (size_t i = 0; i < sizeof derived / sizeof *derived; i++)
+        if (derived[i].table == ti && n < REPORT_MAX_DERIVED)
+            names[n++] = derived[i].name;
+    return n;
+}
+
+int earshot__report_derived(const earshot_report *r, int ti, const report_row *row,
+                            const char *name)
+{
+    const report_row *ov = r->t[T_OVERVIEW].n ? &r->t[T_OVERVIEW].rows[0] : NULL;
+    const report_cell *c = row->c;
+    switch (ti) {
+    case T_OVERVIEW:
+        return earshot__report_pct(r, &c[OV_CONSENTED], &c[OV_SESSIONS]);
+    case T_INTENTS:
+        return ov ? earshot__report_pct(r, &c[0], &ov->c[OV_UTTERANCES]) : REPORT_NA;
+    case T_TOPICS:
+        return earshot__report_pct(r, &c[name[0] == 'n' ? TOP_NEG : TOP_COMPLAINTS], &c[TOP_UTT]);
+    case T_NPS:
+        return earshot__report_nps(r, row, NPS_RATINGS, NPS_PROMOTERS, NPS_DETRACTORS);
+    case T_CHANNELS:
+        if (!strcmp(name, "nps"))
+            return earshot__report_nps(r, row, CH_RATINGS, CH_PROMOTERS, CH_DETRACTORS);
+        return earshot__report_pct(r, &c[name[0] == 'n' ? CH_NEGATIVE : CH_COMPLAINTS], &c[CH_UTT]);
+    }
+    return REPORT_NA;
+}
+
+static json_t *row_json(const earshot_report *r, int ti, const report_row *row)
+{
+    const report_table_def *d = &earshot__report_defs[ti];
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (int k = 0; k < d->n_keys; k++) {
+        if (ti == T_RATINGS)
+            json_object_set_new(o, d->keys[k], json_integer(atoi(row->key[k])));
+        else
+            json_object_set_new(o, d->keys[k], json_string(row->key[k] ? row->key[k] : ""));
+    }
+    for (int j = 0; j < d->n_cells; j++)
+        json_object_set_new(o, d->cells[j], cell_json(r, &row->c[j]));
+    /* Derived figures, for readers; merging recomputes them. */
+    const char *names[REPORT_MAX_DERIVED];
+    int nd = earshot__report_n_derived(ti, names);
+    for (int k = 0; k < nd; k++) {
+        int v = earshot__report_derived(r, ti, row, names[k]);
+        if (v != REPORT_NA)
+            json_object_set_new(o, names[k], json_integer(v));
+    }
+    if (ti == T_CHANNELS) {
+        char flag[128];
+        earshot__report_channel_flag(r, row, flag, sizeof flag);
+        if (flag[0])
+            json_object_set_new(o, "stands_out", json_string(flag));
+    }
+    if (ti == T_IDEAS) {
+        json_t *qs = json_array();
+        /* Quotes only where the group itself may be shown. */
+        if (earshot__report_cell_visible(r, &row->c[0]))
+            for (size_t q = 0; q < row->n_quotes; q++)
+                json_array_append_new(qs, json_pack("{s:s,s:f}", "text", row->quotes[q].text,
+                                                    "confidence",
+                                                    row->quotes[q].confidence / 1000.0));
+        json_object_set_new(o, "quotes", qs);
+    }
+    return o;
+}
+
+static void add_rule(const char *s, void *u)
+{
+    json_array_append_new((json_t *)u, json_string(s));
+}
+
+static json_t *report_json(earshot_report *r)
+{
+    json_t *root = json_object(), *sections = json_object(), *rules = json_array();
+    if (!root || !sections || !rules) {
+        json_decref(root);
+        json_decref(sections);
+        json_decref(rules);
+        return NULL;
+    }
+    json_object_set_new(root, "format", json_string("earshot-report"));
+    json_object_set_new(root, "version", json_integer(1));
+    json_object_set_new(root, "generator", json_string("earshot " EARSHOT_VERSION));
+    json_object_set_new(root, "min_group", json_integer(r->min_group));
+    json_object_set_new(root, "time_unit", json_string(earshot__report_unit_name(r->unit)));
+    json_object_set_new(root, "timezone", json_string(r->utc ? "UTC" : "local"));
+    json_object_set_new(root, "filter",
+                        json_pack("{s:s?,s:s?,s:s?}", "since", r->since, "until", r->until,
+                                  "channel", r->channel));
+    json_object_set_new(root, "period",
+                        json_pack("{s:s?,s:s?}", "from", r->from[0] ? r->from : NULL, "to",
+                                  r->to[0] ? r->to : NULL));
+    json_t *src = json_array();
+    for (size_t i = 0; i < r->n_sources; i++)
+        json_array_append_new(src, json_string(r->sources[i]));
+    json_object_set_new(root, "sources", src);
+    for (int ti = 0; ti < N_TABLES; ti++) {
+        const report_table_def *d = &earshot__report_defs[ti];
+        if (d->n_keys == 0) {
+            json_t *row = r->t[ti].n ? row_json(r, ti, &r->t[ti].rows[0]) : json_object();
+            json_object_set_new(sections, d->id, row);
+            continue;
+        }
+        size_t n;
+        const report_row **rows = earshot__report_rows(r, ti, &n);
+        if (!rows) {
+            json_decref(root);
+            json_decref(sections);
+            json_decref(rules);
+            return NULL;
+        }
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, row_json(r, ti, rows[i]));
+        free(rows);
+        json_object_set_new(sections, d->id, arr);
+    }
+    json_object_set_new(root, "sections", sections);
+    earshot__report_rules(r, add_rule, rules);
+    json_object_set_new(root, "rules", rules);
+    return root;
+}
+
+static int write_json(earshot_report *r, const char *path)
+{
+    json_t *root = report_json(r);
+    if (!root)
+        return fail(r, EARSHOT_NOMEM, "out of memory");
+    FILE *f = earshot__report_open(r, path);
+    if (!f) {
+        json_decref(root);
+        return EARSHOT_IO;
+    }
+    int bad = json_dumpf(root, f, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    fputc('\n', f);
+    json_decref(root);
+    int rc = earshot__report_close(r, f, path);
+    return bad ? fail(r, EARSHOT_IO, "%s: cannot write", path) : rc;
+}
+
+int earshot_report_write(earshot_report *r, earshot_report_format format, const char *path)
+{
+    if (!r || !path)
+        return EARSHOT_MISUSE;
+    switch (format) {
+    case EARSHOT_REPORT_JSON:
+        return write_json(r, path);
+    case EARSHOT_REPORT_HTML:
+        return earshot__report_write_html(r, path);
+    case EARSHOT_REPORT_CSV:
+        return earshot__report_write_csv(r, path);
+    case EARSHOT_REPORT_MD:
+        return earshot__report_write_md(r, path);
+    }
+    return fail(r, EARSHOT_MISUSE, "unknown report format %d", (int)format);
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON: reading and merging                                            */
+/* ------------------------------------------------------------------ */
+
+static int load_cell(earshot_report *r, const char *path, const char *tid, json_t *v,
+                     report_cell *c)
+{
+    if (!json_is_object(v))
+        return fail(r, EARSHOT_FORMAT, "%s: sections.%s: a figure must be an object", path, tid);
+    if (json_is_true(json_object_get(v, "suppressed"))) {
+        c->flags |= CELL_UNKNOWN;
+        return EARSHOT_OK;
+    }
+    json_t *n = json_object_get(v, "n"), *s = json_object_get(v, "sessions");
+    if (!json_is_integer(n) || !json_is_integer(s) || json_integer_value(n) < 0 ||
+        json_integer_value(s) < 0)
+        return fail(r, EARSHOT_FORMAT, "%s: sections.%s: a figure needs whole numbers n and "
+                                       "sessions", path, tid);
+    c->n = json_integer_value(n);
+    c->sessions = json_integer_value(s);
+    if (json_is_true(json_object_get(v, "at_least")))
+        c->flags |= CELL_PARTIAL;
+    return EARSHOT_OK;
+}
+
+static int load_row(earshot_report *r, const char *path, int ti, json_t *o)
+{
+    const report_table_def *d = &earshot__report_defs[ti];
+    if (!json_is_object(o))
+        return fail(r, EARSHOT_FORMAT, "%s: sections.%s: rows must be objects", path, d->id);
+    char keys[REPORT_MAX_KEYS][256] = {{0}};
+    for (int k = 0; k < d->n_keys; k++) {
+        json_t *v = json_object_get(o, d->keys[k]);
+        if (json_is_string(v))
+            snprintf(keys[k], sizeof keys[k], "%s", json_string_value(v));
+        else if (json_is_integer(v))
+            snprintf(keys[k], sizeof keys[k], "%lld", (long long)json_integer_value(v));
+        else
+            return fail(r, EARSHOT_FORMAT, "%s: sections.%s: a row lacks its \"%s\"", path,
+                        d->id, d->keys[k]);
+    }
+    report_row *row = earshot__report_row(&r->t[ti], keys[0], keys[1]);
+    if (!row)
+        return fail(r, EARSHOT_NOMEM, "out of memory");
+    for (int j = 0; j < d->n_cells; j++) {
+        json_t *v = json_object_get(o, d->cells[j]);
+        if (!v)
+            return fail(r, EARSHOT_FORMAT, "%s: sections.%s: a row lacks \"%s\"", path, d->id,
+                        d->cells[j]);
+        int rc = load_cell(r, path, d->id, v, &row->c[j]);
+        if (rc != EARSHOT_OK)
+            return rc;
+    }
+    json_t *qs = json_object_get(o, "quotes"), *q;
+    size_t i;
+    json_array_foreach(qs, i, q) {
+        json_t *t = json_object_get(q, "text"), *c = json_object_get(q, "confidence");
+        char *text;
+        if (!json_is_string(t) || !json_is_number(c))
+            return fail(r, EARSHOT_FORMAT, "%s: sections.ideas: a quote needs text and "
+                                           "confidence", path);
+        if (!(text = strdup(json_string_value(t))) ||
+            !add_quote(row, text, (int)(json_number_value(c) * 1000 + 0.5), 1 << 20))
+            return fail(r, EARSHOT_NOMEM, "out of memory");
+    }
+    return EARSHOT_OK;
+}
+
+static int load_json(earshot_report *r, const char *path, json_t *root)
+{
+    if (!json_is_object(root) ||
+        !json_is_string(json_object_get(root, "format")) ||
+        strcmp(json_string_value(json_object_get(root, "format")), "earshot-report"))
+        return fail(r, EARSHOT_FORMAT, "%s: not an Earshot JSON report (no \"format\": "
+                                       "\"earshot-report\")", path);
+    if (json_integer_value(json_object_get(root, "version")) != 1)
+        return fail(r, EARSHOT_FORMAT, "%s: report version %lld; this earshot reads version 1",
+                    path, (long long)json_integer_value(json_object_get(root, "version")));
+    json_t *k = json_object_get(root, "min_group");
+    if (!json_is_integer(k) || json_integer_value(k) < 1)
+        return fail(r, EARSHOT_FORMAT, "%s: min_group must be a whole number >= 1", path);
+    r->min_group = (int)json_integer_value(k);
+    const char *unit = json_string_value(json_object_get(root, "time_unit"));
+    if (!unit || (strcmp(unit, "day") && strcmp(unit, "week") && strcmp(unit, "month")))
+        return fail(r, EARSHOT_FORMAT, "%s: time_unit must be day, week or month", path);
+    r->unit = unit[0] == 'd' ? EARSHOT_TIME_DAY : unit[0] == 'w' ? EARSHOT_TIME_WEEK
+                                                                 : EARSHOT_TIME_MONTH;
+    const char *tz = json_string_value(json_object_get(root, "timezone"));
+    r->utc = tz && !strcmp(tz, "UTC");
+    json_t *filter = json_object_get(root, "filter"), *period = json_object_get(root, "period");
+    r->since = dup_opt(json_string_value(json_object_get(filter, "since")));
+    r->until = dup_opt(json_string_value(json_object_get(filter, "until")));
+    r->channel = dup_opt(json_string_value(json_object_get(filter, "channel")));
+    const char *from = json_string_value(json_object_get(period, "from"));
+    const char *to = json_string_value(json_object_get(period, "to"));
+    snprintf(r->from, sizeof r->from, "%s", from ? from : "");
+    snprintf(r->to, sizeof r->to, "%s", to ? to : "");
+    json_t *src = json_object_get(root, "sources"), *v;
+    size_t i;
+    json_array_foreach(src, i, v) {
+        char **s = realloc(r->sources, (r->n_sources + 1) * sizeof *s);
+        if (!s)
+            return fail(r, EARSHOT_NOMEM, "out of memory");
+        r->sources = s;
+        if (!json_is_string(v) || !(s[r->n_sources] = strdup(json_string_value(v))))
+            return fail(r, EARSHOT_FORMAT, "%s: sources must be strings", path);
+        r->n_sources++;
+    }
+    json_t *sections = json_object_get(root, "sections");
+    if (!json_is_object(sections))
+        return fail(r, EARSHOT_FORMAT, "%s: no \"sections\" object", path);
+    for (int ti = 0; ti < N_TABLES; ti++) {
+        const report_table_def *d = &earshot__report_defs[ti];
+        json_t *sec = json_object_get(sections, d->id);
+        if (!sec)
+            return fail(r, EARSHOT_FORMAT, "%s: sections.%s is missing", path, d->id);
+        int rc;
+        if (d->n_keys == 0) {
+            rc = json_object_size(sec) ? load_row(r, path, ti, sec) : EARSHOT_OK;
+        } else {
+            if (!json_is_array(sec))
+                return fail(r, EARSHOT_FORMAT, "%s: sections.%s must be an array", path, d->id);
+            json_t *row;
+            rc = EARSHOT_OK;
+            json_array_foreach(sec, i, row) {
+                if ((rc = load_row(r, path, ti, row)) != EARSHOT_OK)
+                    break;
+            }
+        }
+        if (rc != EARSHOT_OK)
+            return rc;
+    }
+    return EARSHOT_OK;
+}
+
+int earshot_report_load(const char *path, earshot_report **out)
+{
+    if (!out || !path)
+        return EARSHOT_MISUSE;
+    earshot_report *r = *out = report_new();
+    if (!r)
+        return EARSHOT_NOMEM;
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root) {
+        FILE *f = fopen(path, "r");
+        if (!f)
+            return fail(r, EARSHOT_IO, "%s: %s", path, strerror(errno));
+        fclose(f);
+        return fail(r, EARSHOT_FORMAT, "%s:%d:%d: %s", path, err.line, err.column, err.text);
+    }
+    int rc = load_json(r, path, root);
+    json_decref(root);
+    return rc;
+}
+
+static void add_cell(report_cell *to, const report_cell *from)
+{
+    if (from->flags & CELL_UNKNOWN) {
+        /* Unknown plus known is a lower bound; unknown plus nothing yet
+         * stays unknown. */
+        if (to->n || to->sessions || (to->flags & CELL_PARTIAL))
+            to->flags |= CELL_PARTIAL;
+        else
+            to->flags |= CELL_UNKNOWN;
+        return;
+    }
+    if (to->flags & CELL_UNKNOWN) {
+        to->flags = (to->flags & ~CELL_UNKNOWN) | CELL_PARTIAL;
+    }
+    to->n += from->n;
+    to->sessions += from->sessions;
+    to->flags |= from->flags & CELL_PARTIAL;
+}
+
+int earshot_report_merge(const earshot_report *const *in, size_t n, int min_group,
+                         earshot_report **out)
+{
+    if (!out)
+        return EARSHOT_MISUSE;
+    earshot_report *r = *out = report_new();
+    if (!r)
+        return EARSHOT_NOMEM;
+    if (!in || n == 0)
+        return fail(r, EARSHOT_MISUSE, "nothing to merge");
+    if (min_group < 1)
+        return fail(r, EARSHOT_MISUSE, "min_group must be at least 1 (got %d)", min_group);
+    r->min_group = min_group;
+    r->unit = in[0]->unit;
+    r->utc = in[0]->utc;
+    for (size_t i = 0; i < n; i++) {
+        const earshot_report *a = in[i];
+        if (a->unit != r->unit)
+            return fail(r, EARSHOT_MISUSE, "report %zu counts per %s, report 1 per %s: build "
+                        "them with the same time unit", i + 1, earshot__report_unit_name(a->unit),
+                        earshot__report_unit_name(r->unit));
+        if (a->utc != r->utc)
+            return fail(r, EARSHOT_MISUSE, "report %zu uses %s days, report 1 %s days", i + 1,
+                        a->utc ? "UTC" : "local", r->utc ? "UTC" : "local");
+        for (size_t s = 0; s < a->n_sources; s++) {
+            for (size_t k = 0; k < r->n_sources; k++)
+                if (!strcmp(r->sources[k], a->sources[s]))
+                    return fail(r, EARSHOT_MISUSE, "report %zu counts database %s again: "
+                                "merging it twice would double its figures", i + 1,
+                                a->sources[s]);
+            char **v = realloc(r->sources, (r->n_sources + 1) * sizeof *v);
+            if (!v || !(v[r->n_sources] = strdup(a->sources[s])))
+                return fail(r, EARSHOT_NOMEM, "out of memory");
+            r->sources = v;
+            r->n_sources++;
+        }
+        if (a->from[0] && (!r->from[0] || strcmp(a->from, r->from) < 0))
+            snprintf(r->from, sizeof r->from, "%s", a->from);
+        if (a->to[0] && (!r->to[0] || strcmp(a->to, r->to) > 0))
+            snprintf(r->to, sizeof r->to, "%s", a->to);
+        /* The filter carries over only when every input had the same. */
+        const char *const mine[3] = {a->since, a->until, a->channel};
+        char **ours[3] = {&r->since, &r->until, &r->channel};
+        for (int f = 0; f < 3; f++) {
+            if (i == 0)
+                *ours[f] = dup_opt(mine[f]);
+            else if (*ours[f] && (!mine[f] || strcmp(*ours[f], mine[f]))) {
+                free(*ours[f]);
+                *ours[f] = NULL;
+            }
+        }
+        for (int ti = 0; ti < N_TABLES; ti++) {
+            const report_table *t = &a->t[ti];
+            for (size_t k = 0; k < t->n; k++) {
+                const report_row *from = &t->rows[k];
+                report_row *to = earshot__report_row(&r->t[ti], from->key[0], from->key[1]);
+                if (!to)
+                    return fail(r, EARSHOT_NOMEM, "out of memory");
+                for (int j = 0; j < t->def->n_cells; j++)
+                    add_cell(&to->c[j], &from->c[j]);
+                for (size_t q = 0; q < from->n_quotes; q++) {
+                    char *text = strdup(from->quotes[q].text);
+                    if (!text || !add_quote(to, text, from->quotes[q].confidence, r->max_quotes))
+                        return fail(r, EARSHOT_NOMEM, "out of memory");
+                }
+            }
+        }
+    }
+    return EARSHOT_OK;
+}

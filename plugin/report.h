@@ -1,0 +1,160 @@
+/* report.h - the insight report's model, shared by report.c (building,
+ * suppression, merging, JSON) and report_render.c (HTML, CSV, Markdown).
+ * Internal.
+ *
+ * A report is a set of tables. A row has up to two keys (an intent, a
+ * topic and a period, ...) and up to ten cells; a cell holds a count and
+ * the number of distinct sessions behind it, which is what suppression
+ * looks at. Counts are kept exact in memory; suppression is applied when
+ * a report is shown or written, so that merging can add exact figures
+ * and suppress again afterwards. */
+#ifndef EARSHOT_REPORT_H
+#define EARSHOT_REPORT_H
+
+#include "earshot.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { REPORT_MAX_KEYS = 2, REPORT_MAX_CELLS = 9 };
+
+enum {
+    T_OVERVIEW,
+    T_INTENTS,
+    T_TREND,
+    T_TOPICS,
+    T_EFFORT,
+    T_RATINGS,
+    T_NPS,
+    T_CHURN,
+    T_IDEAS,
+    T_QUESTIONS,
+    T_QUESTION_PHRASES,
+    T_UNMATCHED,
+    T_CHANNELS,
+    N_TABLES
+};
+
+/* Cells of the overview and channels tables, by position. */
+enum { OV_SESSIONS, OV_CONSENTED, OV_UTTERANCES };
+enum { TOP_UTT, TOP_NEG, TOP_NEU, TOP_POS, TOP_COMPLAINTS };
+enum { NPS_RATINGS, NPS_PROMOTERS, NPS_PASSIVES, NPS_DETRACTORS };
+enum { CH_SESSIONS, CH_CONSENTED, CH_UTT, CH_COMPLAINTS, CH_NEGATIVE, CH_RATINGS,
+       CH_PROMOTERS, CH_DETRACTORS, CH_CANCELS };
+
+typedef struct report_table_def {
+    const char *id;    /* JSON member and CSV file name */
+    const char *title; /* for people */
+    int n_keys;
+    const char *keys[REPORT_MAX_KEYS];
+    int n_cells;
+    const char *cells[REPORT_MAX_CELLS];
+    /* Keys are customers' words (phrases): a suppressed row is left out
+     * altogether, since its key would itself tell. */
+    int free_text;
+} report_table_def;
+
+extern const report_table_def earshot__report_defs[N_TABLES];
+
+/* A figure an input report had suppressed: unknown. */
+#define CELL_UNKNOWN 1u
+/* A sum that left out unknown figures: a lower bound. */
+#define CELL_PARTIAL 2u
+
+typedef struct report_cell {
+    int64_t n;        /* utterances (or sessions, or ratings, ...) */
+    int64_t sessions; /* distinct sessions behind n */
+    int64_t last;     /* while building: the last session counted */
+    unsigned flags;
+} report_cell;
+
+typedef struct report_quote {
+    char *text;
+    int confidence; /* per mille, so that ordering survives a JSON round trip */
+} report_quote;
+
+typedef struct report_row {
+    char *key[REPORT_MAX_KEYS];
+    report_cell c[REPORT_MAX_CELLS];
+    report_quote *quotes; /* ideas rows only */
+    size_t n_quotes;
+} report_row;
+
+typedef struct report_table {
+    const report_table_def *def;
+    report_row *rows;
+    size_t n, cap;
+    uint32_t *slots; /* open addressing: row index + 1, 0 empty */
+    size_t n_slots;
+} report_table;
+
+struct earshot_report {
+    report_table t[N_TABLES];
+    int min_group;
+    earshot_time_unit unit;
+    int utc;
+    int max_rows, max_quotes;
+    char *since, *until, *channel; /* the filter, as asked */
+    char from[16], to[16];         /* the period the data covers, in unit format */
+    char **sources;                /* database ids */
+    size_t n_sources;
+    char errmsg[512];
+};
+
+/* Finds or adds the row with these keys (n_keys of them). NULL when out
+ * of memory. */
+report_row *earshot__report_row(report_table *t, const char *k0, const char *k1);
+
+/* Whether a cell may be shown under the report's min_group. */
+int earshot__report_cell_visible(const earshot_report *r, const report_cell *c);
+/* The cell as text: "12", "<5", or ">=12" for a lower bound. */
+const char *earshot__report_cell_str(const earshot_report *r, const report_cell *c, char *buf,
+                                     size_t len);
+/* Rows of table ti in the order a report lists them: visible rows by
+ * their first cell, largest first; suppressed ones after, by key (never by
+ * their hidden size); free-text tables leave suppressed rows out. Returns
+ * a malloc'd array of row pointers, *n set; NULL when out of memory. */
+const report_row **earshot__report_rows(const earshot_report *r, int ti, size_t *n);
+/* a / b as a percentage rounded to an integer, when both cells may be
+ * shown and b > 0; otherwise -1000 (not shown). */
+int earshot__report_pct(const earshot_report *r, const report_cell *a, const report_cell *b);
+/* NPS of a row with ratings, promoters, detractors at those positions;
+ * -1000 when any of them is suppressed. */
+int earshot__report_nps(const earshot_report *r, const report_row *row, int ratings,
+                        int promoters, int detractors);
+#define REPORT_NA (-1000)
+
+/* A table's derived figures (consented_pct, share_pct, negative_pct,
+ * complaint_pct, nps): their names into names (room for
+ * REPORT_MAX_DERIVED), and each one's value for a row, REPORT_NA when
+ * it may not be shown. */
+enum { REPORT_MAX_DERIVED = 4 };
+int earshot__report_n_derived(int ti, const char **names);
+int earshot__report_derived(const earshot_report *r, int ti, const report_row *row,
+                            const char *name);
+
+/* Channels whose figure differs most from the other channels'. Writes a
+ * short reason ("complaints 40% vs 12% elsewhere") into buf, or "" when
+ * the channel does not stand out. */
+void earshot__report_channel_flag(const earshot_report *r, const report_row *row, char *buf,
+                                  size_t len);
+
+/* The rules the report follows, one sentence per line, for its footer. */
+void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, void *u),
+                           void *u);
+
+/* "day", "week" or "month". */
+const char *earshot__report_unit_name(earshot_time_unit u);
+
+/* report_render.c */
+int earshot__report_write_html(earshot_report *r, const char *path);
+int earshot__report_write_csv(earshot_report *r, const char *path);
+int earshot__report_write_md(earshot_report *r, const char *path);
+int earshot__report_fail(earshot_report *r, int rc, const char *fmt, ...);
+/* path, or standard output for "-"; NULL with the reason set. */
+FILE *earshot__report_open(earshot_report *r, const char *path);
+/* Closes (or flushes standard output) and reports a failed write. */
+int earshot__report_close(earshot_report *r, FILE *f, const char *path);
+
+#endif
