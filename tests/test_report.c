@@ -1,0 +1,778 @@
+/* test_report.c - anonymised insight reports, against real SQLite files
+ * filled through the real pipeline (the dev sentences analysed by the
+ * grammar, consented and redacted by the store) plus generated rows.
+ *
+ * Every section's figures are checked against SQL written here, apart
+ * from the report's own code; suppression at K=5 and K=4; no session id,
+ * exact time or unredacted personal detail in any format; merging two
+ * kiosks' reports equals the report of their merged data; and the HTML is
+ * loaded in headless Chromium and screenshotted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "earshot.h"
+
+#include <jansson.h>
+#include <regex.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[256];
+static char db_a[320], db_b[320], db_c[320];
+static char bin[512]; /* the earshot command */
+
+static const char *testdata(void)
+{
+    const char *d = getenv("EARSHOT_TESTDATA");
+    return d ? d : "build/testdata";
+}
+static earshot_intents *grammar;
+
+/* Personal details spoken in the pipeline sessions; none may reach a
+ * report. */
+static const char *const pii[] = {"07700", "900123", "john", "smith", "jane.doe",
+                                  "example.com", "4111"};
+
+/* ------------------------------------------------------------------ */
+/* filling databases                                                    */
+/* ------------------------------------------------------------------ */
+
+static void sql_exec(const char *db, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    char *err = NULL;
+    if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sql, err);
+    sqlite3_close(h);
+}
+
+static earshot_store *open_store(const char *db, int read_only)
+{
+    earshot_store_config cfg = earshot_store_config_default();
+    cfg.path = db;
+    cfg.grammar_dir = EARSHOT_SOURCE_GRAMMAR_DIR;
+    cfg.read_only = read_only;
+    earshot_store *s = NULL;
+    if (earshot_store_open(&s, &cfg) != EARSHOT_OK)
+        fail_msg("%s", earshot_store_errmsg(s));
+    return s;
+}
+
+static void hear(earshot_store *s, int64_t session, const char *text)
+{
+    earshot_analysis a;
+    assert_int_equal(earshot_intents_analyze(grammar, text, &a), EARSHOT_OK);
+    earshot_utterance u = {.text = text, .start = 1.0, .end = 2.5, .confidence = 0.9,
+                           .analysis = &a, .model_id = "00000000000000aa",
+                           .grammar_id = "00000000000000bb"};
+    earshot_heard what;
+    assert_int_equal(earshot_store_utterance(s, session, &u, NULL, 0, &what), EARSHOT_OK);
+}
+
+/* Generated sessions, deterministic: days in October 2026, two kiosks,
+ * ids from base (7 digits, so that the test can look for them). */
+static void generate(const char *db, int part)
+{
+    static const struct {
+        const char *intent, *sentiment, *topics, *signals, *text;
+        int score;
+    } kinds[] = {
+        {"complaint", "negative", "wait_time", "long_wait", "i waited for ages at the till", -1},
+        {"complaint", "negative", "staff,wait_time", "nobody_helps", "nobody helps you here", -1},
+        {"praise", "positive", "staff", "", "the staff were lovely", -1},
+        {"nps", "positive", "", "", "nine out of ten", 9},
+        {"nps", "negative", "", "", "three out of ten", 3},
+        {"nps", "neutral", "", "", "seven out of ten", 7},
+        {"cancel", "negative", "price", "", "i want to cancel my membership", -1},
+        {"suggestion", "neutral", "store", "", "you should put benches by the door", -1},
+        {"question", "neutral", "opening_hours", "", "what time do you close on sundays", -1},
+        {"other", "neutral", "", "", "watch the match last night", -1},
+    };
+    int n_kinds = sizeof kinds / sizeof *kinds;
+    char *sql = malloc(1 << 20);
+    size_t len = 0;
+    len += (size_t)sprintf(sql + len, "BEGIN;");
+    unsigned seed = 12345u + (unsigned)part * 777u;
+    int base = part == 0 ? 9100000 : 9200000;
+    for (int i = 0; i < 120; i++) {
+        seed = seed * 1103515245u + 12345u;
+        int day = 1 + (int)(seed >> 16) % 14;
+        const char *ch = (i % 3 == 0) ? "kiosk-b" : "kiosk-a";
+        int id = base + i;
+        len += (size_t)sprintf(sql + len,
+                               "INSERT INTO sessions VALUES (%d, '%s', '2026-10-%02dT09:%02d:00Z',"
+                               " NULL);"
+                               "INSERT INTO consents VALUES (%d, %d, 1, %d, 0, '1', 'voice',"
+                               " '2026-10-%02dT09:%02d:05Z', NULL);",
+                               id, ch, day, i % 60, id, id, i % 2, day, i % 60);
+        int n_utt = 1 + (int)(seed >> 8) % 3;
+        for (int k = 0; k < n_utt; k++) {
+            seed = seed * 1103515245u + 12345u;
+            int kind = (int)(seed >> 16) % n_kinds;
+            char slots[32] = "{}";
+            if (kinds[kind].score >= 0)
+                snprintf(slots, sizeof slots, "{\"score\":%d}", kinds[kind].score);
+            len += (size_t)sprintf(
+                sql + len,
+                "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text, "
+                "intent, confidence, slots, sentiment, sentiment_score, topics, signals) VALUES "
+                "(%d, %d, '2026-10-%02dT09:%02d:%02dZ', 0, 1, '%s', '%s', 0.%d, '%s', '%s', 0, "
+                "'%s', '%s');",
+                id, id, day, i % 60, 10 + k, kinds[kind].text, kinds[kind].intent, 50 + k * 7,
+                slots, kinds[kind].sentiment, kinds[kind].topics, kinds[kind].signals);
+        }
+    }
+    /* Exactly four sessions on one kiosk: shown at K=4, suppressed at 5. */
+    for (int i = 0; i < 4; i++)
+        len += (size_t)sprintf(sql + len,
+                               "INSERT INTO sessions VALUES (%d, 'kiosk-four', "
+                               "'2026-10-03T10:00:00Z', NULL);"
+                               "INSERT INTO consents VALUES (%d, %d, 1, 0, 0, '1', 'voice',"
+                               " '2026-10-03T10:00:01Z', NULL);"
+                               "INSERT INTO utterances (session_id, consent_id, heard_at, text,"
+                               " intent, confidence, slots, sentiment, topics) VALUES (%d, %d,"
+                               " '2026-10-03T10:00:05Z', 'the card reader is broken',"
+                               " 'complaint', 0.8, '{}', 'negative', 'payment');",
+                               base + 500 + i, base + 500 + i, base + 500 + i,
+                               base + 500 + i, base + 500 + i);
+    /* A session that never consented counts in the overview only. */
+    len += (size_t)sprintf(sql + len, "INSERT INTO sessions VALUES (%d, 'kiosk-a', "
+                                      "'2026-10-05T11:00:00Z', NULL);COMMIT;", base + 900);
+    assert_true(len < (1 << 20));
+    sql_exec(db, sql);
+    free(sql);
+}
+
+/* The dev sentences, three to a session, through analysis, consent and
+ * redaction; half the sessions allow quotes. Plus sessions that speak
+ * personal details, to see that redaction holds in every format. */
+static void pipeline(const char *db, int part)
+{
+    earshot_store *s = open_store(db, 0);
+    char tsv[600];
+    snprintf(tsv, sizeof tsv, "%s/dev/utterances.tsv", testdata());
+    FILE *f = fopen(tsv, "r");
+    if (!f)
+        fail_msg("%s: run 'make test' (it makes the test data)", tsv);
+    char line[1024];
+    int i = 0;
+    int64_t ses = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (i++ == 0)
+            continue; /* header */
+        if ((i % 2) != part)
+            continue;
+        char *text = strrchr(line, '\t');
+        if (!text)
+            continue;
+        text++;
+        text[strcspn(text, "\r\n")] = '\0';
+        if ((i / 2) % 3 == 0 || ses == 0) {
+            if (ses)
+                earshot_session_end(s, ses);
+            assert_int_equal(earshot_session_begin(s, part ? "kiosk-b" : "kiosk-a", &ses),
+                             EARSHOT_OK);
+            unsigned scopes = EARSHOT_SCOPE_TRANSCRIPTS | ((i / 2) % 2 ? EARSHOT_SCOPE_QUOTES : 0);
+            assert_int_equal(earshot_consent_grant(s, ses, scopes, EARSHOT_BY_BUTTON, NULL),
+                             EARSHOT_OK);
+        }
+        hear(s, ses, text);
+    }
+    fclose(f);
+    earshot_session_end(s, ses);
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(earshot_session_begin(s, part ? "kiosk-b" : "kiosk-a", &ses), EARSHOT_OK);
+        assert_int_equal(earshot_consent_grant(s, ses,
+                                               EARSHOT_SCOPE_TRANSCRIPTS | EARSHOT_SCOPE_QUOTES,
+                                               EARSHOT_BY_API, NULL), EARSHOT_OK);
+        hear(s, ses, "my name is john smith and my number is 07700 900123");
+        hear(s, ses, "you should add a dark mode to the app and email jane.doe@example.com");
+        hear(s, ses, "my card 4111 1111 1111 1111 was charged twice for the parking");
+        earshot_session_end(s, ses);
+    }
+    earshot_store_close(s);
+}
+
+static void make_db(const char *db, int parts)
+{
+    unlink(db);
+    earshot_store *s = open_store(db, 0); /* creates the schema */
+    earshot_store_close(s);
+    for (int p = 0; p < 2; p++)
+        if (parts & (1 << p))
+            generate(db, p);
+    for (int p = 0; p < 2; p++)
+        if (parts & (1 << p))
+            pipeline(db, p);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *b = getenv("EARSHOT_BIN");
+    snprintf(bin, sizeof bin, "%s", b ? b : "build/earshot");
+    snprintf(dir, sizeof dir, "/tmp/earshot-report-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    if (earshot_intents_open(&grammar, EARSHOT_SOURCE_GRAMMAR_DIR) != EARSHOT_OK)
+        return -1;
+    snprintf(db_a, sizeof db_a, "%s/a.db", dir);
+    snprintf(db_b, sizeof db_b, "%s/b.db", dir);
+    snprintf(db_c, sizeof db_c, "%s/c.db", dir);
+    make_db(db_a, 1);
+    make_db(db_b, 2);
+    make_db(db_c, 3); /* the merged data: both kiosks in one file */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    earshot_intents_close(grammar);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+static earshot_report *build(const char *db, int k)
+{
+    earshot_store *s = open_store(db, 1);
+    earshot_report_config cfg = earshot_report_config_default();
+    cfg.min_group = k;
+    cfg.utc = 1; /* days as SQL's substr(heard_at, 1, 10) sees them */
+    earshot_report *r = NULL;
+    if (earshot_report_build(s, &cfg, &r) != EARSHOT_OK)
+        fail_msg("%s", earshot_report_errmsg(r));
+    earshot_store_close(s);
+    return r;
+}
+
+static json_t *as_json(earshot_report *r, const char *name)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_JSON, path), EARSHOT_OK);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j)
+        fail_msg("%s:%d: %s", path, err.line, err.text);
+    return j;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *s = malloc((size_t)n + 1);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Utterances that are customers' feedback (as the report counts them),
+ * with their channel; topics and signals as one row per name. */
+#define U "(SELECT u.*, s.channel FROM utterances u JOIN sessions s ON s.id = u.session_id" \
+          " WHERE u.intent NOT IN ('consent_yes', 'consent_no', 'forget_me'))"
+#define EACH(col) "json_each(CASE WHEN " col " = '' THEN '[\"(none)\"]' ELSE" \
+                  " '[\"' || replace(" col ", ',', '\",\"') || '\"]' END)"
+
+/* For each row (k0, k1, n, sessions) of sql, the JSON row of section with
+ * the same keys must show cell's n and sessions when sessions >= k, and
+ * must suppress it (or, for phrases, leave the row out) otherwise; and
+ * the JSON may show no figure SQL does not have. */
+static void check(const char *db, json_t *rep, const char *section, const char *key0,
+                  const char *key1, const char *cell, const char *sql)
+{
+    int k = (int)json_integer_value(json_object_get(rep, "min_group"));
+    json_t *rows = json_object_get(json_object_get(rep, "sections"), section);
+    assert_non_null(rows);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    size_t shown = 0, sql_rows = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *k0 = (const char *)sqlite3_column_text(st, 0);
+        const char *k1 = (const char *)sqlite3_column_text(st, 1);
+        long long n = sqlite3_column_int64(st, 2), ses = sqlite3_column_int64(st, 3);
+        sql_rows++;
+        json_t *row = NULL, *r;
+        size_t i;
+        if (!key0) {
+            row = rows;
+        } else {
+            json_array_foreach(rows, i, r) {
+                json_t *a = json_object_get(r, key0), *b = key1 ? json_object_get(r, key1) : NULL;
+                char av[64];
+                if (json_is_integer(a))
+                    snprintf(av, sizeof av, "%lld", (long long)json_integer_value(a));
+                else
+                    snprintf(av, sizeof av, "%s", json_string_value(a));
+                if (!strcmp(av, k0 ? k0 : "") &&
+                    (!key1 || !strcmp(json_string_value(b), k1 ? k1 : "")))
+                    row = r;
+            }
+        }
+        json_t *c = row ? json_object_get(row, cell) : NULL;
+        if (ses >= k) {
+            if (!c || !json_is_integer(json_object_get(c, "n")))
+                fail_msg("%s %s/%s %s: SQL has %lld in %lld sessions, the report does not "
+                         "show it", section, k0, k1 ? k1 : "", cell, n, ses);
+            assert_int_equal(json_integer_value(json_object_get(c, "n")), n);
+            assert_int_equal(json_integer_value(json_object_get(c, "sessions")), ses);
+            shown++;
+        } else if (c && !json_is_true(json_object_get(c, "suppressed"))) {
+            fail_msg("%s %s/%s %s: %lld sessions (< %d) but not suppressed", section, k0,
+                     k1 ? k1 : "", cell, ses, k);
+        }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_true(sql_rows > 0); /* a check over nothing proves nothing */
+    /* No figure the SQL did not produce (phrase checks pick one phrase). */
+    if (key0 && !strcmp(key0, "phrase"))
+        return;
+    size_t in_json = 0, i;
+    json_t *r;
+    if (!key0) {
+        in_json = json_is_integer(json_object_get(json_object_get(rows, cell), "n"));
+    } else {
+        json_array_foreach(rows, i, r) {
+            in_json += json_is_integer(json_object_get(json_object_get(r, cell), "n"));
+        }
+    }
+    if (in_json != shown)
+        fail_msg("%s.%s: the report shows %zu figures, SQL has %zu at or above K", section, cell,
+                 in_json, shown);
+}
+
+static void check_all(const char *db, json_t *j)
+{
+    check(db, j, "overview", NULL, NULL, "sessions",
+          "SELECT NULL, NULL, count(*), count(*) FROM sessions");
+    check(db, j, "overview", NULL, NULL, "consented_sessions",
+          "SELECT NULL, NULL, count(*), count(*) FROM sessions s WHERE EXISTS (SELECT 1 FROM "
+          "consents c WHERE c.session_id = s.id AND scope_transcripts AND revoked_at IS NULL)");
+    check(db, j, "overview", NULL, NULL, "utterances",
+          "SELECT NULL, NULL, count(*), count(DISTINCT session_id) FROM " U);
+    check(db, j, "intents", "intent", NULL, "utterances",
+          "SELECT intent, NULL, count(*), count(DISTINCT session_id) FROM " U " GROUP BY 1");
+    check(db, j, "intent_trend", "period", "intent", "utterances",
+          "SELECT substr(heard_at, 1, 10), intent, count(*), count(DISTINCT session_id) FROM " U
+          " GROUP BY 1, 2");
+    check(db, j, "topics", "topic", NULL, "utterances",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t GROUP BY 1");
+    check(db, j, "topics", "topic", NULL, "negative",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE sentiment = 'negative' GROUP BY 1");
+    check(db, j, "topics", "topic", NULL, "positive",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE sentiment = 'positive' GROUP BY 1");
+    check(db, j, "topics", "topic", NULL, "complaints",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE intent = 'complaint' GROUP BY 1");
+    check(db, j, "effort", "signal", NULL, "utterances",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.signals") " t WHERE u.signals != '' GROUP BY 1");
+    check(db, j, "ratings", "score", NULL, "ratings",
+          "SELECT json_extract(slots, '$.score'), NULL, count(*), count(DISTINCT session_id)"
+          " FROM " U " WHERE json_extract(slots, '$.score') IS NOT NULL GROUP BY 1");
+    check(db, j, "nps", NULL, NULL, "promoters",
+          "SELECT NULL, NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE json_extract(slots, '$.score') >= 9");
+    check(db, j, "nps", NULL, NULL, "detractors",
+          "SELECT NULL, NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE json_extract(slots, '$.score') <= 6");
+    check(db, j, "churn", "topic", NULL, "cancels",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE intent = 'cancel' GROUP BY 1");
+    check(db, j, "ideas", "topic", NULL, "suggestions",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE intent = 'suggestion' GROUP BY 1");
+    check(db, j, "questions", "topic", NULL, "questions",
+          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
+          EACH("u.topics") " t WHERE intent = 'question' GROUP BY 1");
+    check(db, j, "channels", "channel", NULL, "sessions",
+          "SELECT channel, NULL, count(*), count(*) FROM sessions GROUP BY 1");
+    check(db, j, "channels", "channel", NULL, "utterances",
+          "SELECT channel, NULL, count(*), count(DISTINCT session_id) FROM " U " GROUP BY 1");
+    check(db, j, "channels", "channel", NULL, "complaints",
+          "SELECT channel, NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE intent = 'complaint' GROUP BY 1");
+    check(db, j, "channels", "channel", NULL, "detractors",
+          "SELECT channel, NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE json_extract(slots, '$.score') <= 6 GROUP BY 1");
+    /* Two phrases, as whole words, in unmatched speech and in questions. */
+    check(db, j, "unmatched", "phrase", NULL, "utterances",
+          "SELECT 'watch the match', NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE intent = 'other' AND ' ' || text || ' ' LIKE '% watch the match %'");
+    check(db, j, "question_phrases", "phrase", NULL, "utterances",
+          "SELECT 'close on sundays', NULL, count(*), count(DISTINCT session_id) FROM " U
+          " WHERE intent = 'question' AND ' ' || text || ' ' LIKE '% close on sundays %'");
+}
+
+/* ------------------------------------------------------------------ */
+/* tests                                                                */
+/* ------------------------------------------------------------------ */
+
+static void test_figures_match_sql(void **state)
+{
+    (void)state;
+    earshot_report *r = build(db_c, 5);
+    json_t *j = as_json(r, "c5.json");
+    check_all(db_c, j);
+    /* NPS = (promoters - detractors) / ratings, in whole points. */
+    json_t *nps = json_object_get(json_object_get(j, "sections"), "nps");
+    long long R = json_integer_value(json_object_get(json_object_get(nps, "ratings"), "n"));
+    long long P = json_integer_value(json_object_get(json_object_get(nps, "promoters"), "n"));
+    long long D = json_integer_value(json_object_get(json_object_get(nps, "detractors"), "n"));
+    assert_true(R > 20);
+    double want = 100.0 * (double)(P - D) / (double)R;
+    assert_true(json_integer_value(json_object_get(nps, "nps")) - want < 0.51 &&
+                want - json_integer_value(json_object_get(nps, "nps")) < 0.51);
+    /* Quotes only from the quotes scope: the dev sentence said in a
+     * session without it never appears; the redacted app idea does. */
+    char *text = json_dumps(j, 0);
+    assert_non_null(strstr(text, "you should add a dark mode to the app and email [EMAIL]"));
+    free(text);
+    json_decref(j);
+    earshot_report_free(r);
+}
+
+static void test_suppression_k5_k4(void **state)
+{
+    (void)state;
+    for (int k = 4; k <= 5; k++) {
+        earshot_report *r = build(db_a, k);
+        char name[32];
+        snprintf(name, sizeof name, "a%d.json", k);
+        json_t *j = as_json(r, name);
+        check_all(db_a, j);
+        /* Kiosk "kiosk-four" had exactly four sessions: its row is shown
+         * with its figures at K=4 and suppressed at K=5. */
+        json_t *rows = json_object_get(json_object_get(j, "sections"), "channels"), *row;
+        size_t i;
+        int seen = 0;
+        json_array_foreach(rows, i, row) {
+            if (strcmp(json_string_value(json_object_get(row, "channel")), "kiosk-four"))
+                continue;
+            seen++;
+            json_t *c = json_object_get(row, "sessions");
+            if (k == 4)
+                assert_int_equal(json_integer_value(json_object_get(c, "n")), 4);
+            else
+                assert_true(json_is_true(json_object_get(c, "suppressed")));
+        }
+        assert_int_equal(seen, 1);
+        /* Shown as "<K" for people. */
+        char *text = json_dumps(j, 0);
+        char md[400];
+        snprintf(md, sizeof md, "%s/a%d.md", dir, k);
+        assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, md), EARSHOT_OK);
+        char *mdt = slurp(md);
+        char needle[64];
+        snprintf(needle, sizeof needle, "| kiosk-four | %s |", k == 4 ? "4" : "\\<5");
+        if (!strstr(mdt, needle))
+            fail_msg("%s not in the Markdown report", needle);
+        free(mdt);
+        free(text);
+        json_decref(j);
+        earshot_report_free(r);
+    }
+    /* Every trend cell of exactly four sessions: shown at K=4, suppressed
+     * at K=5. */
+    earshot_report *r4 = build(db_a, 4), *r5 = build(db_a, 5);
+    json_t *j4 = as_json(r4, "a4b.json"), *j5 = as_json(r5, "a5b.json");
+    json_t *t4 = json_object_get(json_object_get(j4, "sections"), "intent_trend");
+    json_t *t5 = json_object_get(json_object_get(j5, "sections"), "intent_trend");
+    json_t *row;
+    size_t i;
+    int found = 0;
+    json_array_foreach(t4, i, row) {
+        json_t *c = json_object_get(row, "utterances");
+        if (json_integer_value(json_object_get(c, "sessions")) != 4)
+            continue;
+        /* Shown at K=4 with its figures... */
+        found++;
+        const char *p = json_string_value(json_object_get(row, "period"));
+        const char *in = json_string_value(json_object_get(row, "intent"));
+        json_t *r5row;
+        size_t k;
+        json_array_foreach(t5, k, r5row) {
+            if (!strcmp(json_string_value(json_object_get(r5row, "period")), p) &&
+                !strcmp(json_string_value(json_object_get(r5row, "intent")), in))
+                /* ... and suppressed at K=5. */
+                assert_true(json_is_true(json_object_get(json_object_get(r5row, "utterances"),
+                                                         "suppressed")));
+        }
+    }
+    assert_true(found > 0);
+    json_decref(j4);
+    json_decref(j5);
+    earshot_report_free(r4);
+    earshot_report_free(r5);
+}
+
+/* Every format, every output file: no session id, no time of day, no
+ * personal detail as spoken. */
+static void test_nothing_identifying(void **state)
+{
+    (void)state;
+    earshot_report *r = build(db_c, 5);
+    char out[6][400];
+    snprintf(out[0], sizeof out[0], "%s/r.json", dir);
+    snprintf(out[1], sizeof out[1], "%s/r.html", dir);
+    snprintf(out[2], sizeof out[2], "%s/r.csv", dir);
+    snprintf(out[3], sizeof out[3], "%s/r.md", dir);
+    snprintf(out[4], sizeof out[4], "%s/csv/", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_JSON, out[0]), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, out[1]), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_CSV, out[2]), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, out[3]), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_CSV, out[4]), EARSHOT_OK);
+    earshot_report_free(r);
+
+    /* All texts to search: the four files and every file of the folder. */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s' '%s' '%s' '%s'/*.csv > '%s/all.txt'", out[0], out[1],
+             out[2], out[3], out[4], dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(out[5], sizeof out[5], "%s/csv/topics.csv", dir);
+    assert_int_equal(access(out[5], R_OK), 0);
+    char all[400];
+    snprintf(all, sizeof all, "%s/all.txt", dir);
+    char *text = slurp(all);
+    for (char *p = text; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    for (size_t i = 0; i < sizeof pii / sizeof *pii; i++)
+        if (strstr(text, pii[i]))
+            fail_msg("'%s' appears in a report", pii[i]);
+    /* The redacted forms do appear: redaction, not omission, is tested. */
+    assert_non_null(strstr(text, "[email]"));
+    regex_t re;
+    assert_int_equal(regcomp(&re, "[0-9]{1,2}:[0-9]{2}|[0-9]T[0-9]", REG_EXTENDED | REG_NOSUB), 0);
+    assert_int_equal(regexec(&re, text, 0, NULL, 0), REG_NOMATCH);
+    regfree(&re);
+    /* Session ids: seven digits each, none may appear. */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db_c, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT id FROM sessions", -1, &st, NULL), SQLITE_OK);
+    int ids = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        assert_true(strlen(id) == 7);
+        if (strstr(text, id))
+            fail_msg("session id %s appears in a report", id);
+        ids++;
+    }
+    assert_true(ids > 200);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    free(text);
+}
+
+static void test_merge_equals_merged_data(void **state)
+{
+    (void)state;
+    /* Each kiosk exports exact figures (K=1); the fleet merge applies K=5. */
+    earshot_report *a = build(db_a, 1), *b = build(db_b, 1);
+    char pa[400], pb[400], pm[400];
+    snprintf(pa, sizeof pa, "%s/ka.json", dir);
+    snprintf(pb, sizeof pb, "%s/kb.json", dir);
+    snprintf(pm, sizeof pm, "%s/fleet.json", dir);
+    assert_int_equal(earshot_report_write(a, EARSHOT_REPORT_JSON, pa), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(b, EARSHOT_REPORT_JSON, pb), EARSHOT_OK);
+    earshot_report_free(a);
+    earshot_report_free(b);
+    /* Through the command, as a head office would run it. */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' report merge '%s' '%s' --out '%s'", bin,
+             pa, pb, pm);
+    assert_int_equal(system(cmd), 0);
+    json_error_t err;
+    json_t *merged = json_load_file(pm, 0, &err);
+    assert_non_null(merged);
+    earshot_report *c = build(db_c, 5);
+    json_t *direct = as_json(c, "c-direct.json");
+    earshot_report_free(c);
+    json_t *ms = json_object_get(merged, "sections"), *ds = json_object_get(direct, "sections");
+    const char *name;
+    json_t *v;
+    json_object_foreach(ds, name, v) {
+        if (!json_equal(v, json_object_get(ms, name))) {
+            char *x = json_dumps(v, JSON_COMPACT), *y = json_dumps(json_object_get(ms, name),
+                                                                   JSON_COMPACT);
+            fail_msg("section %s differs:\nmerged data: %.600s\nmerged reports: %.600s", name, x,
+                     y);
+        }
+    }
+    assert_true(json_equal(json_object_get(merged, "period"), json_object_get(direct, "period")));
+    assert_int_equal(json_array_size(json_object_get(merged, "sources")), 2);
+    check_all(db_c, merged); /* and so the merge matches SQL on the merged data too */
+    json_decref(merged);
+    json_decref(direct);
+
+    /* The same kiosk twice is refused: its figures would double. */
+    snprintf(cmd, sizeof cmd, "'%s' report merge '%s' '%s' --out '%s/x.json' 2>'%s/err'",
+             bin, pa, pa, dir, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    /* Merging reports that were already suppressed gives lower bounds. */
+    earshot_report *a5 = build(db_a, 5), *b5 = build(db_b, 5);
+    earshot_report_write(a5, EARSHOT_REPORT_JSON, pa);
+    earshot_report_write(b5, EARSHOT_REPORT_JSON, pb);
+    earshot_report_free(a5);
+    earshot_report_free(b5);
+    earshot_report *in[2] = {NULL, NULL}, *m = NULL;
+    assert_int_equal(earshot_report_load(pa, &in[0]), EARSHOT_OK);
+    assert_int_equal(earshot_report_load(pb, &in[1]), EARSHOT_OK);
+    assert_int_equal(earshot_report_merge((const earshot_report *const *)in, 2, 5, &m),
+                     EARSHOT_OK);
+    json_t *mj = as_json(m, "m55.json");
+    char *t = json_dumps(mj, 0);
+    assert_non_null(strstr(t, "\"at_least\": true"));
+    free(t);
+    json_decref(mj);
+    earshot_report_free(m);
+    earshot_report_free(in[0]);
+    earshot_report_free(in[1]);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    char cmd[4096], err[400];
+    snprintf(err, sizeof err, "%s/err.txt", dir);
+    /* A missing database is not created. */
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s/none.db' --out '%s/x.json' 2>'%s'",
+             bin, dir, dir, err);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+    char p[400];
+    snprintf(p, sizeof p, "%s/none.db", dir);
+    assert_int_equal(access(p, F_OK), -1);
+    char *e = slurp(err);
+    assert_non_null(strstr(e, "none.db: No such file"));
+    free(e);
+    /* A bad date, one line. */
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --since 2026-02-30 2>'%s'",
+             bin, db_a, err);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    e = slurp(err);
+    assert_string_equal(e, "earshot: since: '2026-02-30' is not a date (YYYY-MM-DD)\n");
+    free(e);
+    /* A damaged JSON report: file:line:column. */
+    snprintf(p, sizeof p, "%s/broken.json", dir);
+    FILE *f = fopen(p, "w");
+    fputs("{\"format\": \"earshot-report\",\n \"version\": 1,\n \"min_group\": }\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' report merge '%s' --out '%s/y.json' 2>'%s'",
+             bin, p, dir, err);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+    e = slurp(err);
+    assert_non_null(strstr(e, "broken.json:3:"));
+    assert_int_equal(strchr(e, '\n') - e + 1, (long)strlen(e)); /* one line */
+    free(e);
+    /* Since and until filter by day (UTC here): October 3 only. */
+    earshot_store *s = open_store(db_a, 1);
+    earshot_report_config cfg = earshot_report_config_default();
+    cfg.utc = 1;
+    cfg.min_group = 1;
+    cfg.since = cfg.until = "2026-10-03";
+    earshot_report *r = NULL;
+    assert_int_equal(earshot_report_build(s, &cfg, &r), EARSHOT_OK);
+    json_t *j = as_json(r, "oct3.json");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "period"), "from")),
+                        "2026-10-03");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "period"), "to")),
+                        "2026-10-03");
+    json_decref(j);
+    earshot_report_free(r);
+    earshot_store_close(s);
+}
+
+/* The HTML in a real browser: loads with no console error or blocked
+ * request (its Content-Security-Policy forbids every request), renders
+ * every section, and a screenshot is taken (build/tests/report.png). */
+static void test_html_in_chromium(void **state)
+{
+    (void)state;
+    earshot_report *r = build(db_c, 5);
+    char html[400];
+    snprintf(html, sizeof html, "%s/report.html", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, html), EARSHOT_OK);
+    earshot_report_free(r);
+    char *page = slurp(html);
+    /* Self-contained: nothing to fetch. */
+    assert_null(strstr(page, "src="));
+    assert_null(strstr(page, "href="));
+    assert_null(strstr(page, "url("));
+    assert_null(strstr(page, "<script"));
+    free(page);
+    char cmd[4096], log[400], dom[400], png[400];
+    snprintf(log, sizeof log, "%s/chromium.log", dir);
+    snprintf(dom, sizeof dom, "%s/dom.html", dir);
+    /* Beside the test binaries, to be looked at: build/tests/report.png. */
+    snprintf(png, sizeof png, "%.*s/tests/report.png",
+             (int)(strrchr(bin, '/') ? strrchr(bin, '/') - bin : 1),
+             strrchr(bin, '/') ? bin : ".");
+    const char *flags = "--headless --no-sandbox --disable-gpu --hide-scrollbars "
+                        "--enable-logging=stderr --v=0 --user-data-dir=";
+    snprintf(cmd, sizeof cmd, "chromium %s'%s/profile' --window-size=1000,4200 "
+             "--screenshot='%s' 'file://%s' 2>'%s' >/dev/null", flags, dir, png, html, log);
+    assert_int_equal(system(cmd), 0);
+    struct stat st;
+    assert_int_equal(stat(png, &st), 0);
+    assert_true(st.st_size > 50000); /* a blank page is a few kB */
+    snprintf(cmd, sizeof cmd, "chromium %s'%s/profile' --dump-dom 'file://%s' 2>>'%s' >'%s'",
+             flags, dir, html, log, dom);
+    assert_int_equal(system(cmd), 0);
+    char *d = slurp(dom);
+    static const char *const ids[] = {"id=\"overview\"", "id=\"intents\"", "id=\"friction\"",
+                                      "id=\"loyalty\"", "id=\"ideas\"", "id=\"gaps\"",
+                                      "id=\"channels\"", "id=\"unmatched\"",
+                                      "How this report protects customers"};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++)
+        if (!strstr(d, ids[i]))
+            fail_msg("rendered page lacks %s", ids[i]);
+    free(d);
+    char *l = slurp(log);
+    static const char *const bad[] = {"CONSOLE", "Refused to", "net::ERR", "Uncaught"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (strstr(l, bad[i]))
+            fail_msg("chromium reported a page error (%s):\n%.2000s", bad[i], l);
+    free(l);
+    printf("screenshot: %s\n", png);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_figures_match_sql),
+        cmocka_unit_test(test_suppression_k5_k4),
+        cmocka_unit_test(test_nothing_identifying),
+        cmocka_unit_test(test_merge_equals_merged_data),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_html_in_chromium),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
