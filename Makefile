@@ -105,11 +105,15 @@ $(B)/bench/store_bench: $(B)/bench/store_bench.o $(B)/libearshot.a
 $(B)/bench/listen_bench: $(B)/bench/listen_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench
+$(B)/bench/report_bench: $(B)/bench/report_bench.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench $(B)/bench/report_bench
 	bash bench/transcribe.sh $(B)
 	bash bench/intent.sh $(B)
 	bash bench/store.sh $(B)
 	bash bench/listen.sh $(B)
+	bash bench/report.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.

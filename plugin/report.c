@@ -405,11 +405,43 @@ static const char *const stopwords[] = {
     "bit", "lot", "quite", "actually", "maybe", "sure", "right", "good", "great", "being",
 };
 
-static int is_stopword(const char *w, size_t len)
+enum { N_STOPWORDS = sizeof stopwords / sizeof *stopwords, STOP_SLOTS = 1024 };
+
+/* A word's slot in the stopword table. */
+static size_t stop_hash(const char *w, size_t len)
 {
-    for (size_t i = 0; i < sizeof stopwords / sizeof *stopwords; i++)
-        if (strlen(stopwords[i]) == len && !memcmp(stopwords[i], w, len))
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return h & (STOP_SLOTS - 1);
+}
+
+/* Open addressing over the stopwords (index + 1, 0 empty): every word of
+ * every unmatched utterance is looked up, a million times per report. */
+typedef struct stop_table {
+    unsigned short slot[STOP_SLOTS];
+    unsigned char len[N_STOPWORDS];
+} stop_table;
+
+static void stop_init(stop_table *t)
+{
+    memset(t->slot, 0, sizeof t->slot);
+    for (size_t i = 0; i < N_STOPWORDS; i++) {
+        t->len[i] = (unsigned char)strlen(stopwords[i]);
+        size_t at = stop_hash(stopwords[i], t->len[i]);
+        while (t->slot[at])
+            at = (at + 1) & (STOP_SLOTS - 1);
+        t->slot[at] = (unsigned short)(i + 1);
+    }
+}
+
+static int is_stopword(const stop_table *t, const char *w, size_t len)
+{
+    for (size_t at = stop_hash(w, len); t->slot[at]; at = (at + 1) & (STOP_SLOTS - 1)) {
+        size_t i = t->slot[at] - 1u;
+        if (t->len[i] == len && !memcmp(stopwords[i], w, len))
             return 1;
+    }
     return 0;
 }
 
@@ -418,7 +450,8 @@ enum { MAX_PHRASE_WORDS = 3, MAX_WORDS = 64 };
 /* Counts every 2- and 3-word phrase of text that neither starts nor ends
  * with a stopword nor crosses a redaction tag ("[NAME]"). Single words
  * said too little on their own ("much", "time"). */
-static void count_phrases(report_table *t, const char *text, int64_t ses)
+static void count_phrases(const stop_table *stop, report_table *t, const char *text,
+                          int64_t ses)
 {
     const char *w[MAX_WORDS];
     size_t wl[MAX_WORDS], n = 0;
@@ -436,7 +469,7 @@ static void count_phrases(report_table *t, const char *text, int64_t ses)
     }
     char phrase[256];
     for (size_t i = 0; i < n; i++) {
-        if (w[i][0] == '[' || is_stopword(w[i], wl[i]))
+        if (w[i][0] == '[' || is_stopword(stop, w[i], wl[i]))
             continue;
         size_t len = 0;
         for (size_t k = i; k < n && k < i + MAX_PHRASE_WORDS; k++) {
@@ -447,7 +480,7 @@ static void count_phrases(report_table *t, const char *text, int64_t ses)
             memcpy(phrase + len, w[k], wl[k]);
             len += wl[k];
             phrase[len] = '\0';
-            if (k == i || is_stopword(w[k], wl[k]))
+            if (k == i || is_stopword(stop, w[k], wl[k]))
                 continue;
             count(earshot__report_row(t, phrase, NULL), 0, ses);
         }
@@ -458,6 +491,7 @@ typedef struct builder {
     earshot_report *r;
     earshot_store *store;
     int nomem;
+    stop_table stop;
     char min_day[16], max_day[16];
     char cache_key[17], cache_day[16], cache_bucket[16];
 } builder;
@@ -664,9 +698,9 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
             count(ch, CH_DETRACTORS, ses);
     }
     if (!strcmp(intent, "question"))
-        count_phrases(&r->t[T_QUESTION_PHRASES], u->text, ses);
+        count_phrases(&b->stop, &r->t[T_QUESTION_PHRASES], u->text, ses);
     if (!strcmp(intent, "other"))
-        count_phrases(&r->t[T_UNMATCHED], u->text, ses);
+        count_phrases(&b->stop, &r->t[T_UNMATCHED], u->text, ses);
     return 0;
 }
 
@@ -762,6 +796,7 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
         return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
     builder b = {.r = r, .store = s};
+    stop_init(&b.stop);
     scan.user = &b;
     int rc = earshot__store_scan(s, &scan);
     if (b.nomem)
