@@ -210,9 +210,110 @@ static void count(report_row *row, int j, int64_t ses)
 
 int earshot__report_cell_visible(const earshot_report *r, const report_cell *c)
 {
-    if (c->flags & CELL_UNKNOWN)
+    if (c->flags & (CELL_UNKNOWN | CELL_HIDDEN))
         return 0;
-    return c->sessions >= r->min_group;
+    /* A zero is about nobody: shown. */
+    return c->n == 0 || c->sessions >= r->min_group;
+}
+
+/* One additive relation: cells that add up to total. If exactly one of
+ * them (total included) is hidden, subtraction would give it away: hide
+ * the smallest shown part as well. Returns 1 when it hid a cell. */
+static int protect_sum(const earshot_report *r, report_cell **cells, size_t n,
+                       report_cell *total)
+{
+    if (!total)
+        return 0;
+    size_t hidden = !earshot__report_cell_visible(r, total);
+    report_cell *smallest = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!earshot__report_cell_visible(r, cells[i]))
+            hidden++;
+        else if (cells[i]->n > 0 && (!smallest || cells[i]->n < smallest->n))
+            smallest = cells[i];
+    }
+    if (hidden != 1)
+        return 0;
+    if (!smallest)
+        smallest = total; /* every part hidden but one... already two; or none */
+    if (!earshot__report_cell_visible(r, smallest))
+        return 0;
+    smallest->flags |= CELL_HIDDEN;
+    return 1;
+}
+
+static report_cell *find_cell(earshot_report *r, int ti, const char *k0, int cell)
+{
+    report_table *t = &r->t[ti];
+    for (size_t i = 0; i < t->n; i++)
+        if (!strcmp(t->rows[i].key[0] ? t->rows[i].key[0] : "", k0 ? k0 : ""))
+            return &t->rows[i].c[cell];
+    return NULL;
+}
+
+/* The cells of column cell of table ti (of rows whose second key is k1,
+ * when given) into a malloc'd array. */
+static report_cell **column(earshot_report *r, int ti, int cell, const char *k1, size_t *n)
+{
+    report_table *t = &r->t[ti];
+    report_cell **v = malloc((t->n + 1) * sizeof *v);
+    *n = 0;
+    for (size_t i = 0; v && i < t->n; i++)
+        if (!k1 || !strcmp(t->rows[i].key[1], k1))
+            v[(*n)++] = &t->rows[i].c[cell];
+    return v;
+}
+
+static int protect_column(earshot_report *r, int ti, int cell, const char *k1,
+                          report_cell *total)
+{
+    size_t n;
+    report_cell **v = column(r, ti, cell, k1, &n);
+    int changed = v ? protect_sum(r, v, n, total) : 0;
+    free(v);
+    return changed;
+}
+
+void earshot__report_protect(earshot_report *r)
+{
+    for (int ti = 0; ti < N_TABLES; ti++)
+        for (size_t i = 0; i < r->t[ti].n; i++)
+            for (int j = 0; j < REPORT_MAX_CELLS; j++)
+                r->t[ti].rows[i].c[j].flags &= ~CELL_HIDDEN;
+    report_cell *ov = r->t[T_OVERVIEW].n ? r->t[T_OVERVIEW].rows[0].c : NULL;
+    report_cell *nps = r->t[T_NPS].n ? r->t[T_NPS].rows[0].c : NULL;
+    /* Hiding one cell can expose another relation: repeat until still. */
+    for (int round = 0, changed = 1; changed && round < 50; round++) {
+        changed = 0;
+        if (ov) {
+            changed |= protect_column(r, T_INTENTS, 0, NULL, &ov[OV_UTTERANCES]);
+            changed |= protect_column(r, T_CHANNELS, CH_SESSIONS, NULL, &ov[OV_SESSIONS]);
+            changed |= protect_column(r, T_CHANNELS, CH_CONSENTED, NULL, &ov[OV_CONSENTED]);
+            changed |= protect_column(r, T_CHANNELS, CH_UTT, NULL, &ov[OV_UTTERANCES]);
+        }
+        if (nps) {
+            report_cell *parts[3] = {&nps[NPS_PROMOTERS], &nps[NPS_PASSIVES],
+                                     &nps[NPS_DETRACTORS]};
+            changed |= protect_sum(r, parts, 3, &nps[NPS_RATINGS]);
+            changed |= protect_column(r, T_RATINGS, 0, NULL, &nps[NPS_RATINGS]);
+            changed |= protect_column(r, T_CHANNELS, CH_RATINGS, NULL, &nps[NPS_RATINGS]);
+            changed |= protect_column(r, T_CHANNELS, CH_PROMOTERS, NULL, &nps[NPS_PROMOTERS]);
+            changed |= protect_column(r, T_CHANNELS, CH_DETRACTORS, NULL, &nps[NPS_DETRACTORS]);
+        }
+        changed |= protect_column(r, T_CHANNELS, CH_COMPLAINTS, NULL,
+                                  find_cell(r, T_INTENTS, "complaint", 0));
+        changed |= protect_column(r, T_CHANNELS, CH_CANCELS, NULL,
+                                  find_cell(r, T_INTENTS, "cancel", 0));
+        report_table *t = &r->t[T_TOPICS];
+        for (size_t i = 0; i < t->n; i++) {
+            report_cell *c = t->rows[i].c;
+            report_cell *parts[3] = {&c[TOP_NEG], &c[TOP_NEU], &c[TOP_POS]};
+            changed |= protect_sum(r, parts, 3, &c[TOP_UTT]);
+        }
+        t = &r->t[T_INTENTS];
+        for (size_t i = 0; i < t->n; i++)
+            changed |= protect_column(r, T_TREND, 0, t->rows[i].key[0], &t->rows[i].c[0]);
+    }
 }
 
 const char *earshot__report_cell_str(const earshot_report *r, const report_cell *c, char *buf,
@@ -361,10 +462,13 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
 {
     char b[512];
     snprintf(b, sizeof b,
-             "Every figure built from fewer than %d distinct sessions is suppressed and shown "
-             "as \"<%d\"; a phrase heard in fewer sessions is left out.", r->min_group,
-             r->min_group);
+             "Every figure built from fewer than %d distinct sessions (other than zero) is "
+             "suppressed and shown as \"<%d\"; a phrase heard in fewer sessions is left out.",
+             r->min_group, r->min_group);
     line(b, u);
+    line("Where figures add up to a total that is shown, one more figure is hidden the same "
+         "way whenever a single one would be, so that no hidden figure can be worked out by "
+         "subtraction.", u);
     line("Suppressed rows are listed after the others, in name order, so that their order "
          "tells nothing of their size. Percentages and NPS are shown only when every figure "
          "they are built from is shown.", u);
@@ -1006,6 +1110,7 @@ int earshot_report_write(earshot_report *r, earshot_report_format format, const 
 {
     if (!r || !path)
         return EARSHOT_MISUSE;
+    earshot__report_protect(r);
     switch (format) {
     case EARSHOT_REPORT_JSON:
         return write_json(r, path);
@@ -1177,6 +1282,7 @@ int earshot_report_load(const char *path, earshot_report **out)
 
 static void add_cell(report_cell *to, const report_cell *from)
 {
+    /* Hidden in an input's file means unknown here, like suppressed. */
     if (from->flags & CELL_UNKNOWN) {
         /* Unknown plus known is a lower bound; unknown plus nothing yet
          * stays unknown. */

@@ -61,6 +61,9 @@ extern const report_table_def earshot__report_defs[N_TABLES];
 #define CELL_UNKNOWN 1u
 /* A sum that left out unknown figures: a lower bound. */
 #define CELL_PARTIAL 2u
+/* Hidden although large enough, so that a small figure cannot be worked
+ * out by subtracting the others from a total (secondary suppression). */
+#define CELL_HIDDEN 4u
 
 typedef struct report_cell {
     int64_t n;        /* utterances (or sessions, or ratings, ...) */
@@ -105,6 +108,16 @@ struct earshot_report {
 /* Finds or adds the row with these keys (n_keys of them). NULL when out
  * of memory. */
 report_row *earshot__report_row(report_table *t, const char *k0, const char *k1);
+
+/* Marks the cells that secondary suppression must hide as well
+ * (CELL_HIDDEN): wherever figures add up to a shown total (intents to all
+ * utterances, ratings to all ratings, a topic's sentiments to its
+ * utterances, an intent's days to the intent, channels to the whole), a
+ * single hidden figure among them (the total included) would be given
+ * away by subtraction, so the smallest shown one is hidden too, until no
+ * relation has exactly one hidden figure.
+ * Run before a report is written. */
+void earshot__report_protect(earshot_report *r);
 
 /* Whether a cell may be shown under the report's min_group. */
 int earshot__report_cell_visible(const earshot_report *r, const report_cell *c);

@@ -175,7 +175,7 @@ static void test_json_output(void **state)
                           "\"text\":\"he was not until dispose young man\"",
                           "\"confidence\":0.", "\"words\":[{\"word\":\"he\",\"start\":0.21",
                           "\"intent\":\"other\"", "\"slots\":{}", "\"sentiment\":\"neutral\"",
-                          "\"topics\":[]}"};
+                          "\"topics\":[],\"signals\":[]}"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(strstr(r.out, keys[i]));
     /* One word object per recognised word. */
@@ -205,7 +205,7 @@ static void test_analyze(void **state)
     assert_non_null(strstr(r.out, "{\"text\":\"i would give it a solid nine\",\"intent\":\"nps\","
                                   "\"confidence\":0."));
     assert_non_null(strstr(r.out, ",\"slots\":{\"score\":9},\"sentiment\":\"positive\","
-                                  "\"sentiment_score\":0.750,\"topics\":[]}\n"));
+                                  "\"sentiment_score\":0.750,\"topics\":[],\"signals\":[]}\n"));
     assert_int_equal(count_lines(r.out), 1);
     run_free(&r);
 
