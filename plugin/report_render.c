@@ -141,6 +141,8 @@ static const char css[] =
     "td.txt{white-space:normal;text-align:left}"
     ".na{color:var(--mute)}.flag{color:#a94442;font-weight:600;white-space:normal;text-align:left}"
     "svg{display:block;max-width:100%;height:auto}"
+    /* Charts keep a legible size on a phone and scroll sideways instead. */
+    ".chart{overflow-x:auto}.chart svg{min-width:520px}"
     "svg text{font:12px system-ui,sans-serif;fill:var(--ink)}"
     ".legend{display:flex;flex-wrap:wrap;gap:4px 14px;font-size:.85em;color:var(--mute);"
     "margin:6px 0}"
@@ -163,7 +165,8 @@ static void bars_svg(FILE *f, const earshot_report *r, const report_row **rows, 
         if (earshot__report_cell_visible(r, &rows[i]->c[cellno]) && rows[i]->c[cellno].n > max)
             max = rows[i]->c[cellno].n;
     int h = 24, w = 640, lab = 150, bar = 380;
-    fprintf(f, "<svg viewBox='0 0 %d %zu' role=img aria-label='bar chart'>", w, n * h + 4);
+    fprintf(f, "<div class=chart><svg viewBox='0 0 %d %zu' role=img aria-label='bar chart'>", w,
+            n * h + 4);
     char b[32];
     for (size_t i = 0; i < n; i++) {
         const report_cell *c = &rows[i]->c[cellno];
@@ -189,7 +192,7 @@ static void bars_svg(FILE *f, const earshot_report *r, const report_row **rows, 
                     cell(r, c, b, sizeof b));
         }
     }
-    fputs("</svg>", f);
+    fputs("</svg></div>", f);
 }
 
 static int intent_color(const char **names, int *n, const char *intent)
@@ -244,7 +247,8 @@ static void trend_svg(FILE *f, const earshot_report *r)
     }
     int W = 660, H = 200, left = 40, bottom = 30;
     double cw = (double)(W - left - 40) / (double)np;
-    fprintf(f, "<svg viewBox='0 0 %d %d' role=img aria-label='intents over time'>", W, H);
+    fprintf(f, "<div class=chart><svg viewBox='0 0 %d %d' role=img aria-label='intents over time'>",
+            W, H);
     fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#dde2ea'/>", left, H - bottom, W - 10,
             H - bottom);
     fprintf(f, "<text x='%d' y='%d' text-anchor='end'>%lld</text>", left - 4, 14,
@@ -281,7 +285,7 @@ static void trend_svg(FILE *f, const earshot_report *r)
         esc(f, periods[p]);
         fputs("</text>", f);
     }
-    fputs("</svg><div class=legend>", f);
+    fputs("</svg></div><div class=legend>", f);
     for (int i = 0; i < nn; i++) {
         fprintf(f, "<span><i style='background:%s'></i>", palette[i]);
         esc_name(f, names[i]);
@@ -422,7 +426,8 @@ static void rating_svg(FILE *f, const earshot_report *r)
             max = by[s]->n;
     int W = 640, H = 190, bottom = 36, cw = 52, left = 34;
     char b[32];
-    fprintf(f, "<svg viewBox='0 0 %d %d' role=img aria-label='ratings 0 to 10'>", W, H);
+    fprintf(f, "<div class=chart><svg viewBox='0 0 %d %d' role=img aria-label='ratings 0 to 10'>",
+            W, H);
     for (int s = 0; s <= 10; s++) {
         const char *col = s >= 9 ? "#5cb85c" : s >= 7 ? "#f0ad4e" : "#d9534f";
         int x = left + s * cw;
@@ -441,7 +446,7 @@ static void rating_svg(FILE *f, const earshot_report *r)
     }
     fprintf(f, "<text x='%d' y='%d' fill='#5b6474'>detractors 0-6 &middot; passives 7-8 &middot; "
                "promoters 9-10</text>", left, H - 4);
-    fputs("</svg>", f);
+    fputs("</svg></div>", f);
 }
 
 static void card(FILE *f, const char *value, const char *label)
@@ -532,12 +537,15 @@ int earshot__report_write_html(earshot_report *r, const char *path)
           "(most negative first)</h3>", f);
     rows = earshot__report_rows(r, T_TOPICS, &n);
     if (rows && n) {
-        /* Most negative first: by the negative count, shown ones first. */
+        /* Most negative first: by the negative count, shown ones first;
+         * speech with no topic last, as it points nowhere. */
         for (size_t i = 1; i < n; i++)
             for (size_t j = i; j > 0; j--) {
                 const report_cell *a = &rows[j - 1]->c[TOP_NEG], *c = &rows[j]->c[TOP_NEG];
                 int va = earshot__report_cell_visible(r, a), vc = earshot__report_cell_visible(r, c);
-                if ((vc && !va) || (va && vc && c->n > a->n)) {
+                int na = !strcmp(rows[j - 1]->key[0], "(none)");
+                int nc = !strcmp(rows[j]->key[0], "(none)");
+                if ((na && !nc) || (na == nc && ((vc && !va) || (va && vc && c->n > a->n)))) {
                     const report_row *t = rows[j];
                     rows[j] = rows[j - 1];
                     rows[j - 1] = t;
