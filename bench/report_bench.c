@@ -175,15 +175,16 @@ static double reference(const char *db, long *rows)
                                 " ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
                                 " ORDER BY u.session_id, u.id", -1, &st, NULL), h, "prepare");
     long n = 0;
-    size_t bytes = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
+        /* Every column read, as the report reads them (calls into
+         * SQLite, which the compiler cannot leave out). */
         for (int i = 0; i < 11; i++)
-            bytes += (size_t)sqlite3_column_bytes(st, i);
+            sqlite3_column_bytes(st, i);
         n++;
     }
     sqlite3_finalize(st);
     sqlite3_close(h);
-    *rows = n + (long)(bytes & 0); /* bytes keeps the reads from being elided */
+    *rows = n;
     return now() - t0;
 }
 

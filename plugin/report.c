@@ -82,6 +82,12 @@ const char *earshot__report_unit_name(earshot_time_unit u)
     return u == EARSHOT_TIME_WEEK ? "week" : u == EARSHOT_TIME_MONTH ? "month" : "day";
 }
 
+/* How a period of the unit is written (strftime). */
+static const char *unit_format(earshot_time_unit u)
+{
+    return u == EARSHOT_TIME_WEEK ? "%G-W%V" : u == EARSHOT_TIME_MONTH ? "%Y-%m" : "%Y-%m-%d";
+}
+
 static earshot_report *report_new(void)
 {
     earshot_report *r = calloc(1, sizeof *r);
@@ -623,10 +629,7 @@ static void when(builder *b, const char *iso)
     else
         localtime_r(&t, &lt);
     strftime(b->cache_day, sizeof b->cache_day, "%Y-%m-%d", &lt);
-    const char *f = b->r->unit == EARSHOT_TIME_WEEK    ? "%G-W%V"
-                    : b->r->unit == EARSHOT_TIME_MONTH ? "%Y-%m"
-                                                       : "%Y-%m-%d";
-    strftime(b->cache_bucket, sizeof b->cache_bucket, f, &lt);
+    strftime(b->cache_bucket, sizeof b->cache_bucket, unit_format(b->r->unit), &lt);
 }
 
 static void see_day(builder *b)
@@ -656,7 +659,8 @@ static int on_session(const earshot__scan_session *s, void *user)
     return 0;
 }
 
-/* Calls fn for each comma-separated name of list, or once with "none". */
+/* Runs body with name set to each comma-separated name of list, or once
+ * with "(none)" for an empty list. */
 #define EACH_NAME(list, name, body)                                                           \
     do {                                                                                      \
         const char *p_ = (list);                                                              \
@@ -717,6 +721,16 @@ static int add_quote(report_row *row, char *text, int conf, int max)
     return 1;
 }
 
+/* One more in cell of the row (k0, k1) of table ti: the row, or NULL
+ * when out of memory. */
+static report_row *tally(earshot_report *r, int ti, const char *k0, const char *k1, int cell,
+                         int64_t ses)
+{
+    report_row *row = earshot__report_row(&r->t[ti], k0, k1);
+    count(row, cell, ses);
+    return row;
+}
+
 static int on_utterance(const earshot__scan_utterance *u, void *user)
 {
     builder *b = user;
@@ -729,70 +743,54 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
     int64_t ses = u->session;
     when(b, u->heard_at);
     see_day(b);
-    report_row *ov = earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL);
-    report_row *in = earshot__report_row(&r->t[T_INTENTS], intent, NULL);
-    report_row *tr = earshot__report_row(&r->t[T_TREND], b->cache_bucket, intent);
-    report_row *ch = earshot__report_row(&r->t[T_CHANNELS], u->channel, NULL);
-    if (!ov || !in || !tr || !ch)
+    report_row *ch = tally(r, T_CHANNELS, u->channel, NULL, CH_UTT, ses);
+    if (!ch || !tally(r, T_OVERVIEW, NULL, NULL, OV_UTTERANCES, ses) ||
+        !tally(r, T_INTENTS, intent, NULL, 0, ses) ||
+        !tally(r, T_TREND, b->cache_bucket, intent, 0, ses))
         return b->nomem = 1;
-    count(ov, OV_UTTERANCES, ses);
-    count(in, 0, ses);
-    count(tr, 0, ses);
     int complaint = !strcmp(intent, "complaint"), cancel = !strcmp(intent, "cancel");
     int neg = !strcmp(u->sentiment, "negative"), pos = !strcmp(u->sentiment, "positive");
-    count(ch, CH_UTT, ses);
     if (complaint)
         count(ch, CH_COMPLAINTS, ses);
     if (neg)
         count(ch, CH_NEGATIVE, ses);
     if (cancel)
         count(ch, CH_CANCELS, ses);
+    /* The table by topic this intent feeds, and its phrase list. */
+    int by_topic = cancel                          ? T_CHURN
+                   : !strcmp(intent, "question")   ? T_QUESTIONS
+                   : !strcmp(intent, "suggestion") ? T_IDEAS
+                                                   : -1;
+    int phrases = by_topic == T_QUESTIONS        ? T_QUESTION_PHRASES
+                  : !strcmp(intent, "other")     ? T_UNMATCHED
+                                                 : -1;
     EACH_NAME(u->topics, topic, {
-        report_row *t = earshot__report_row(&r->t[T_TOPICS], topic, NULL);
+        report_row *t = tally(r, T_TOPICS, topic, NULL, TOP_UTT, ses);
         if (!t)
             return b->nomem = 1;
-        count(t, TOP_UTT, ses);
         count(t, neg ? TOP_NEG : pos ? TOP_POS : TOP_NEU, ses);
         if (complaint)
             count(t, TOP_COMPLAINTS, ses);
-        if (cancel && !(t = earshot__report_row(&r->t[T_CHURN], topic, NULL)))
+        if (by_topic >= 0 && !(t = tally(r, by_topic, topic, NULL, 0, ses)))
             return b->nomem = 1;
-        if (cancel)
-            count(t, 0, ses);
-        if (!strcmp(intent, "question")) {
-            if (!(t = earshot__report_row(&r->t[T_QUESTIONS], topic, NULL)))
+        if (by_topic == T_IDEAS && u->quotable && u->text[0]) {
+            char *text = strdup(u->text);
+            if (!text || !add_quote(t, text, (int)(u->confidence * 1000 + 0.5), r->max_quotes))
                 return b->nomem = 1;
-            count(t, 0, ses);
-        }
-        if (!strcmp(intent, "suggestion")) {
-            if (!(t = earshot__report_row(&r->t[T_IDEAS], topic, NULL)))
-                return b->nomem = 1;
-            count(t, 0, ses);
-            char *text;
-            if (u->quotable && u->text[0]) {
-                if (!(text = strdup(u->text)) ||
-                    !add_quote(t, text, (int)(u->confidence * 1000 + 0.5), r->max_quotes))
-                    return b->nomem = 1;
-            }
         }
     });
     if (u->signals[0]) {
         EACH_NAME(u->signals, sig, {
-            report_row *t = earshot__report_row(&r->t[T_EFFORT], sig, NULL);
-            if (!t)
+            if (!tally(r, T_EFFORT, sig, NULL, 0, ses))
                 return b->nomem = 1;
-            count(t, 0, ses);
         });
     }
     if (u->score >= 0) {
         char k[12];
         snprintf(k, sizeof k, "%d", u->score);
-        report_row *rt = earshot__report_row(&r->t[T_RATINGS], k, NULL);
-        report_row *np = earshot__report_row(&r->t[T_NPS], NULL, NULL);
-        if (!rt || !np)
+        report_row *np = tally(r, T_NPS, NULL, NULL, NPS_RATINGS, ses);
+        if (!np || !tally(r, T_RATINGS, k, NULL, 0, ses))
             return b->nomem = 1;
-        count(rt, 0, ses);
-        count(np, NPS_RATINGS, ses);
         int kind = u->score >= 9 ? NPS_PROMOTERS : u->score >= 7 ? NPS_PASSIVES : NPS_DETRACTORS;
         count(np, kind, ses);
         count(ch, CH_RATINGS, ses);
@@ -801,10 +799,8 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
         if (kind == NPS_DETRACTORS)
             count(ch, CH_DETRACTORS, ses);
     }
-    if (!strcmp(intent, "question"))
-        count_phrases(&b->stop, &r->t[T_QUESTION_PHRASES], u->text, ses);
-    if (!strcmp(intent, "other"))
-        count_phrases(&b->stop, &r->t[T_UNMATCHED], u->text, ses);
+    if (phrases >= 0)
+        count_phrases(&b->stop, &r->t[phrases], u->text, ses);
     return 0;
 }
 
@@ -818,12 +814,14 @@ static int parse_day(const char *s, int utc, int add_days, time_t *out)
         return 0;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_isdst = -1};
     struct tm check = tm;
-    time_t t = utc ? timegm(&check) : mktime(&check);
-    if (check.tm_mday != d || check.tm_mon != m - 1) /* 2026-02-30 */
+    if (utc) /* normalises check: 2026-02-30 becomes March 2 */
+        timegm(&check);
+    else
+        mktime(&check);
+    if (check.tm_mday != d || check.tm_mon != m - 1)
         return 0;
     tm.tm_mday += add_days;
     *out = utc ? timegm(&tm) : mktime(&tm);
-    (void)t;
     return 1;
 }
 
@@ -846,10 +844,7 @@ static void day_in_unit(const earshot_report *r, const char *day, char *out, siz
     tm.tm_mon -= 1;
     tm.tm_hour = 12;
     timegm(&tm); /* fills tm_wday and tm_yday for %G-W%V */
-    const char *f = r->unit == EARSHOT_TIME_WEEK    ? "%G-W%V"
-                    : r->unit == EARSHOT_TIME_MONTH ? "%Y-%m"
-                                                    : "%Y-%m-%d";
-    strftime(out, len, f, &tm);
+    strftime(out, len, unit_format(r->unit), &tm);
 }
 
 static char *dup_opt(const char *s)
@@ -1039,13 +1034,9 @@ static void add_rule(const char *s, void *u)
 
 static json_t *report_json(earshot_report *r)
 {
-    json_t *root = json_object(), *sections = json_object(), *rules = json_array();
-    if (!root || !sections || !rules) {
-        json_decref(root);
-        json_decref(sections);
-        json_decref(rules);
+    json_t *root = json_object();
+    if (!root)
         return NULL;
-    }
     json_object_set_new(root, "format", json_string("earshot-report"));
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "generator", json_string("earshot " EARSHOT_VERSION));
@@ -1062,6 +1053,11 @@ static json_t *report_json(earshot_report *r)
     for (size_t i = 0; i < r->n_sources; i++)
         json_array_append_new(src, json_string(r->sources[i]));
     json_object_set_new(root, "sources", src);
+    json_t *sections = json_object();
+    if (json_object_set_new(root, "sections", sections) != 0) {
+        json_decref(root);
+        return NULL;
+    }
     for (int ti = 0; ti < N_TABLES; ti++) {
         const report_table_def *d = &earshot__report_defs[ti];
         if (d->n_keys == 0) {
@@ -1072,9 +1068,7 @@ static json_t *report_json(earshot_report *r)
         size_t n;
         const report_row **rows = earshot__report_rows(r, ti, &n);
         if (!rows) {
-            json_decref(root);
-            json_decref(sections);
-            json_decref(rules);
+            json_decref(root); /* and sections with it */
             return NULL;
         }
         json_t *arr = json_array();
@@ -1083,7 +1077,7 @@ static json_t *report_json(earshot_report *r)
         free(rows);
         json_object_set_new(sections, d->id, arr);
     }
-    json_object_set_new(root, "sections", sections);
+    json_t *rules = json_array();
     earshot__report_rules(r, add_rule, rules);
     json_object_set_new(root, "rules", rules);
     return root;

@@ -41,8 +41,8 @@ static const report_row *single(const earshot_report *r, int ti)
  * both come from the same utterances: a phrase inside a longer shown one
  * with the same count is left out (HTML and Markdown; CSV and JSON keep
  * every phrase). */
-static size_t shown_phrases(const earshot_report *r, const report_row **rows, size_t n,
-                            const report_row **out, size_t max)
+static size_t shown_phrases(const report_row **rows, size_t n, const report_row **out,
+                            size_t max)
 {
     size_t k = 0;
     size_t look = n < 400 ? n : 400;
@@ -63,7 +63,6 @@ static size_t shown_phrases(const earshot_report *r, const report_row **rows, si
         if (!inside)
             out[k++] = rows[i];
     }
-    (void)r;
     return k;
 }
 
@@ -212,17 +211,15 @@ static void trend_svg(FILE *f, const earshot_report *r)
 {
     size_t n;
     const report_row **rows = earshot__report_rows(r, T_TREND, &n);
-    if (!rows)
-        return;
-    const char *periods[400];
-    int64_t totals[400] = {0};
+    /* At most one period per row. */
+    const char **periods = malloc((n + 1) * sizeof *periods);
+    int64_t *totals = calloc(n + 1, sizeof *totals);
+    if (!rows || !periods || !totals)
+        goto done;
     size_t np = 0, hidden = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!np || strcmp(periods[np - 1], rows[i]->key[0])) {
-            if (np == 400)
-                break;
+        if (!np || strcmp(periods[np - 1], rows[i]->key[0]))
             periods[np++] = rows[i]->key[0];
-        }
         if (earshot__report_cell_visible(r, &rows[i]->c[0]))
             totals[np - 1] += rows[i]->c[0].n;
         else
@@ -242,8 +239,7 @@ static void trend_svg(FILE *f, const earshot_report *r)
     free(in);
     if (np == 0) {
         fputs("<p class=empty>No utterances in this period.</p>", f);
-        free(rows);
-        return;
+        goto done;
     }
     int W = 660, H = 200, left = 40, bottom = 30;
     double cw = (double)(W - left - 40) / (double)np;
@@ -257,12 +253,10 @@ static void trend_svg(FILE *f, const earshot_report *r)
     size_t p = 0;
     double y = H - bottom;
     for (size_t i = 0; i < n; i++) {
+        /* Rows come in period order, as periods[] was filled. */
         if (strcmp(periods[p], rows[i]->key[0])) {
-            while (p < np && strcmp(periods[p], rows[i]->key[0]))
-                p++;
+            p++;
             y = H - bottom;
-            if (p == np)
-                break;
         }
         const report_cell *c = &rows[i]->c[0];
         if (!earshot__report_cell_visible(r, c))
@@ -295,7 +289,10 @@ static void trend_svg(FILE *f, const earshot_report *r)
     if (hidden)
         fprintf(f, "<p class=meta>%zu period-and-intent figures from fewer than %d sessions are "
                    "not drawn.</p>", hidden, r->min_group);
+done:
     free(rows);
+    free(periods);
+    free(totals);
 }
 
 /* Negative / neutral / positive as one stacked bar, when all three show. */
@@ -393,7 +390,7 @@ static void phrases_html(FILE *f, const earshot_report *r, int ti, const char *n
     if (!rows)
         return;
     const report_row **shown = malloc((n + 1) * sizeof *shown);
-    size_t k = shown ? shown_phrases(r, rows, n, shown, (size_t)r->max_rows) : 0;
+    size_t k = shown ? shown_phrases(rows, n, shown, (size_t)r->max_rows) : 0;
     if (k == 0) {
         fprintf(f, "<p class=empty>%s</p>", none);
     } else {

@@ -1287,20 +1287,18 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
     sqlite3_finalize(st);
     st = NULL;
     if (rc == EARSHOT_OK) {
-        /* Ordered by session through its index, so no sort is needed. */
-        src = prep(s, &st, s->version >= 3
-            ? "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
-              " u.topics, u.signals, u.slots, u.confidence, c.scope_quotes"
-              " FROM utterances u INDEXED BY utterances_session"
-              " JOIN sessions s ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
-              " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
-              "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id"
-            : "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
-              " u.topics, '', u.slots, u.confidence, c.scope_quotes"
-              " FROM utterances u JOIN sessions s ON s.id = u.session_id"
-              " JOIN consents c ON c.id = u.consent_id"
-              " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
-              "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id");
+        /* Ordered by session through its index, so no sort is needed.
+         * Before schema 3 there are no signals. */
+        char *sql = sqlite3_mprintf(
+            "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
+            " u.topics, %s, u.slots, u.confidence, c.scope_quotes"
+            " FROM utterances u INDEXED BY utterances_session"
+            " JOIN sessions s ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
+            " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
+            "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id",
+            s->version >= 3 ? "u.signals" : "''");
+        src = sql ? prep(s, &st, sql) : SQLITE_NOMEM;
+        sqlite3_free(sql);
         if (src == SQLITE_OK) {
             bind_bounds(st, scan);
             while ((src = sqlite3_step(st)) == SQLITE_ROW) {

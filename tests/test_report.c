@@ -293,6 +293,9 @@ static char *slurp(const char *path)
           " WHERE u.intent NOT IN ('consent_yes', 'consent_no', 'forget_me'))"
 #define EACH(col) "json_each(CASE WHEN " col " = '' THEN '[\"(none)\"]' ELSE" \
                   " '[\"' || replace(" col ", ',', '\",\"') || '\"]' END)"
+/* Per topic, among utterances matching where ("" for all). */
+#define BY_TOPIC(where) "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U \
+                        " u, " EACH("u.topics") " t " where " GROUP BY 1"
 
 /* For each row (k0, k1, n, sessions) of sql, the JSON row of section with
  * the same keys must show cell's n and sessions when sessions >= k, and
@@ -387,17 +390,13 @@ static void check_all(const char *db, json_t *j)
           "SELECT substr(heard_at, 1, 10), intent, count(*), count(DISTINCT session_id) FROM " U
           " GROUP BY 1, 2");
     check(db, j, "topics", "topic", NULL, "utterances",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t GROUP BY 1");
+          BY_TOPIC(""));
     check(db, j, "topics", "topic", NULL, "negative",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE sentiment = 'negative' GROUP BY 1");
+          BY_TOPIC("WHERE sentiment = 'negative'"));
     check(db, j, "topics", "topic", NULL, "positive",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE sentiment = 'positive' GROUP BY 1");
+          BY_TOPIC("WHERE sentiment = 'positive'"));
     check(db, j, "topics", "topic", NULL, "complaints",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE intent = 'complaint' GROUP BY 1");
+          BY_TOPIC("WHERE intent = 'complaint'"));
     check(db, j, "effort", "signal", NULL, "utterances",
           "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
           EACH("u.signals") " t WHERE u.signals != '' GROUP BY 1");
@@ -411,14 +410,11 @@ static void check_all(const char *db, json_t *j)
           "SELECT NULL, NULL, count(*), count(DISTINCT session_id) FROM " U
           " WHERE json_extract(slots, '$.score') <= 6");
     check(db, j, "churn", "topic", NULL, "cancels",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE intent = 'cancel' GROUP BY 1");
+          BY_TOPIC("WHERE intent = 'cancel'"));
     check(db, j, "ideas", "topic", NULL, "suggestions",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE intent = 'suggestion' GROUP BY 1");
+          BY_TOPIC("WHERE intent = 'suggestion'"));
     check(db, j, "questions", "topic", NULL, "questions",
-          "SELECT t.value, NULL, count(*), count(DISTINCT session_id) FROM " U " u, "
-          EACH("u.topics") " t WHERE intent = 'question' GROUP BY 1");
+          BY_TOPIC("WHERE intent = 'question'"));
     check(db, j, "channels", "channel", NULL, "sessions",
           "SELECT channel, NULL, count(*), count(*) FROM sessions GROUP BY 1");
     check(db, j, "channels", "channel", NULL, "utterances",
