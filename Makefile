@@ -134,7 +134,7 @@ fuzz:
 
 demo:
 	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
-	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay; do \
+	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium; do \
 	        command -v $$c >/dev/null || exit 1; done) \
 	  || bash .ci/install-deps
 	@$(MAKE) --no-print-directory all

@@ -791,6 +791,8 @@ static void test_html_in_chromium(void **state)
     assert_null(strstr(page, "url("));
     assert_null(strstr(page, "<script"));
     free(page);
+    if (system("command -v chromium >/dev/null") != 0)
+        fail_msg("chromium is not installed: run 'make deps' (Debian package chromium)");
     char cmd[4096], log[400], dom[400], png[400];
     snprintf(log, sizeof log, "%s/chromium.log", dir);
     snprintf(dom, sizeof dom, "%s/dom.html", dir);
