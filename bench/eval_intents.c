@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <math.h>
 #include <time.h>
 
 typedef struct row {
@@ -72,8 +74,15 @@ static int has_topic(const char *list, const char *t)
     return 0;
 }
 
+/* Calibration: utterances binned by the intent confidence they were
+ * given, against the share of them that were right. */
+enum { N_BINS = 10 };
+
 typedef struct stats {
     size_t n, intent_ok, score_n, score_ok, sent_ok, tp, fp, fn;
+    size_t specific, specific_ok; /* given an intent other than "other" */
+    size_t bin_n[N_BINS], bin_ok[N_BINS];
+    double bin_conf[N_BINS];
     long wer_err;
     size_t wer_words;
 } stats;
@@ -84,6 +93,15 @@ static void score_row(stats *st, const row *r, const char *text, const earshot_a
     st->n++;
     int iok = !strcmp(a->intent, r->intent);
     st->intent_ok += iok;
+    if (strcmp(a->intent, "other")) {
+        st->specific++;
+        st->specific_ok += iok;
+    }
+    int b = (int)(a->confidence * N_BINS);
+    b = b < 0 ? 0 : b >= N_BINS ? N_BINS - 1 : b;
+    st->bin_n[b]++;
+    st->bin_ok[b] += iok;
+    st->bin_conf[b] += a->confidence;
     int sok = 1;
     if (r->score >= 0) {
         st->score_n++;
@@ -131,6 +149,14 @@ static void report(const stats *st, const char *what)
     printf("%s: %zu utterances\n", what, st->n);
     printf("  intent accuracy     %5.1f %% (%zu/%zu)\n", 100.0 * st->intent_ok / st->n,
            st->intent_ok, st->n);
+    printf("  intent precision    %5.1f %% (%zu/%zu given a specific intent)\n",
+           st->specific ? 100.0 * st->specific_ok / st->specific : 100.0, st->specific_ok,
+           st->specific);
+    double ece = 0;
+    for (int b = 0; b < N_BINS; b++)
+        if (st->bin_n[b])
+            ece += fabs((double)st->bin_ok[b] - st->bin_conf[b]) / (double)st->n;
+    printf("  calibration error   %5.3f (ECE, %d bins)\n", ece, N_BINS);
     printf("  score exact         %5.1f %% (%zu/%zu)\n",
            st->score_n ? 100.0 * st->score_ok / st->score_n : 100.0, st->score_ok, st->score_n);
     printf("  topic micro-F1      %5.3f (precision %.3f, recall %.3f)\n", f1, p, rc);
@@ -148,6 +174,8 @@ typedef struct speech_ctx {
     const char *topic_ptrs[16];
     char intent[32], sentiment[16];
     int have;
+    double word_conf; /* mean word posterior of the kept utterance */
+    int quality;
 } speech_ctx;
 
 /* Keeps the analysis of the utterance with the most words: a file holds
@@ -161,6 +189,8 @@ static int on_utt(const earshot_utterance *u, void *user)
     if (u->analysis && (!c->have || u->n_words > 2)) {
         c->have = 1;
         c->a = *u->analysis;
+        c->word_conf = u->confidence;
+        c->quality = u->quality;
         snprintf(c->intent, sizeof c->intent, "%s", u->analysis->intent);
         snprintf(c->sentiment, sizeof c->sentiment, "%s", u->analysis->sentiment);
         c->a.intent = c->intent;
@@ -180,9 +210,10 @@ static int on_utt(const earshot_utterance *u, void *user)
 int main(int argc, char **argv)
 {
     const char *grammar = NULL, *wav = NULL, *tsv = NULL;
+    const char *suffix = "", *rows_out = NULL;
     int verbose = 0;
     long speed = 0;
-    double weight = -1;
+    double weight = -1, floor = -1, unclear = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
             grammar = argv[++i];
@@ -192,6 +223,14 @@ int main(int argc, char **argv)
             speed = atol(argv[++i]);
         else if (!strcmp(argv[i], "--domain-weight") && i + 1 < argc)
             weight = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--suffix") && i + 1 < argc)
+            suffix = argv[++i];
+        else if (!strcmp(argv[i], "--word-floor") && i + 1 < argc)
+            floor = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--unclear") && i + 1 < argc)
+            unclear = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc)
+            rows_out = argv[++i];
         else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
@@ -199,7 +238,11 @@ int main(int argc, char **argv)
     }
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
-                        "[--domain-weight W] TSV\n");
+                        "[--domain-weight W] [--suffix S] [--word-floor X] [--unclear X]\n"
+                        "       [--rows OUT.tsv] TSV\n"
+                        "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
+                        "  --rows: one line per row: id, want, got, intent confidence,\n"
+                        "          mean word posterior, audio quality\n");
         return 2;
     }
     row *rows;
@@ -237,6 +280,11 @@ int main(int argc, char **argv)
     cfg.grammar_dir = grammar;
     if (weight >= 0)
         cfg.domain_weight = weight;
+    if (floor >= 0)
+        cfg.word_confidence_floor = floor;
+    if (unclear >= 0)
+        cfg.unclear_confidence = unclear;
+    FILE *ro = rows_out ? fopen(rows_out, "w") : NULL;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;
@@ -246,7 +294,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s.wav", wav, rows[i].id);
+        snprintf(path, sizeof path, "%s/%s%s.wav", wav, rows[i].id, suffix);
+        if (*suffix && access(path, R_OK) != 0)
+            continue; /* the field subset speaks only some rows */
         memset(&c, 0, sizeof c);
         earshot_audio *a = NULL;
         if (earshot_audio_open_file(&a, path) != EARSHOT_OK) {
@@ -270,7 +320,13 @@ int main(int argc, char **argv)
         if (verbose && err)
             printf("%s heard \"%s\" (%ld word errors)\n", rows[i].id, c.text, err);
         score_row(&st, &rows[i], c.text, &c.a, verbose);
+        if (ro)
+            fprintf(ro, "%s\t%s\t%s\t%.3f\t%.3f\t%s\n", rows[i].id, rows[i].intent, c.a.intent,
+                    c.a.confidence, c.have ? c.word_conf : 0.0,
+                    c.have ? earshot_quality_name(c.quality) : "none");
     }
+    if (ro)
+        fclose(ro);
     report(&st, "speech path");
     earshot_close(e);
     free(rows);

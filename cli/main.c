@@ -370,6 +370,8 @@ static int print_utterance(const earshot_utterance *u, void *user)
         printf("%s %.2f-%.2f: %s", t->file, u->start, u->end, u->text);
         if (u->analysis)
             text_analysis(stdout, u->analysis);
+        if (u->quality != EARSHOT_QUALITY_OK)
+            printf(" {%s}", earshot_quality_name(u->quality));
         if (t->store)
             printf(" (%s)", heard_names[what]);
         putchar('\n');
@@ -378,7 +380,10 @@ static int print_utterance(const earshot_utterance *u, void *user)
         json_str(stdout, t->file);
         printf(",\"start\":%.2f,\"end\":%.2f,\"text\":", u->start, u->end);
         json_str(stdout, u->text);
-        printf(",\"confidence\":%.3f,\"words\":[", u->confidence);
+        printf(",\"confidence\":%.3f,\"quality\":\"%s\",\"level_dbfs\":%.1f,\"snr_db\":%.1f,\"band_db\":%.1f",
+               u->confidence, earshot_quality_name(u->quality), u->level_dbfs, u->snr_db,
+               u->band_db);
+        fputs(",\"words\":[", stdout);
         for (size_t i = 0; i < u->n_words; i++) {
             const earshot_word *w = &u->words[i];
             fputs(i ? ",{\"word\":" : "{\"word\":", stdout);
@@ -1006,7 +1011,8 @@ static void on_event(const earshot_event *ev, void *user)
             printf("{\"session\":%lld,\"start\":%.2f,\"end\":%.2f,\"text\":",
                    (long long)ev->session, u->start, u->end);
             json_str(stdout, u->text);
-            printf(",\"confidence\":%.3f", u->confidence);
+            printf(",\"confidence\":%.3f,\"quality\":\"%s\"", u->confidence,
+                   earshot_quality_name(u->quality));
             if (u->analysis)
                 json_analysis(stdout, u->analysis);
             printf(",\"storage\":\"%s\"}\n", heard_json[ev->heard]);
@@ -1014,6 +1020,8 @@ static void on_event(const earshot_event *ev, void *user)
             printf("[%lld] %.2f-%.2f: %s", (long long)ev->session, u->start, u->end, u->text);
             if (u->analysis)
                 text_analysis(stdout, u->analysis);
+            if (u->quality != EARSHOT_QUALITY_OK)
+                printf(" {%s}", earshot_quality_name(u->quality));
             printf(" (%s)\n", heard_names[ev->heard]);
         }
         break;

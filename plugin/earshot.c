@@ -4,6 +4,7 @@
 #include "domain_lm.h"
 #include "grammar.h"
 #include "intent.h"
+#include "quality.h"
 #include "recognizer.h"
 #include "redact.h"
 
@@ -25,6 +26,7 @@ struct earshot {
     /* Copies of the config's strings: the caller's may not outlive open. */
     char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir;
     earshot__recognizer *rec;
+    earshot__quality *quality; /* the audio-quality verdict's frame ring */
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
@@ -51,6 +53,14 @@ const char *earshot_errstr(int rc)
     return rc_text[rc];
 }
 
+const char *earshot_quality_name(int quality)
+{
+    static const char *const names[] = {"ok", "clipped", "too_quiet", "narrowband", "unclear",
+                                        "noisy"};
+    return quality >= 0 && quality < (int)(sizeof names / sizeof *names) ? names[quality]
+                                                                         : "unknown";
+}
+
 const char *earshot_version(void)
 {
     return EARSHOT_VERSION;
@@ -71,6 +81,8 @@ earshot_config earshot_config_default(void)
         .analyze = 1,
         .grammar_dir = NULL,
         .domain_weight = 0.3,
+        .word_confidence_floor = EARSHOT_DEFAULT_WORD_FLOOR,
+        .unclear_confidence = EARSHOT_DEFAULT_UNCLEAR,
         .cache_dir = NULL,
     };
 }
@@ -122,6 +134,7 @@ static int open_grammar(earshot *e)
     e->matcher = earshot__matcher_new(e->grammar, e->errmsg, sizeof e->errmsg);
     if (!e->matcher)
         return EARSHOT_GRAMMAR;
+    earshot__matcher_set_word_floor(e->matcher, e->cfg.word_confidence_floor);
     return earshot__attach_redactor(e->matcher, dir, &e->redactor, e->errmsg, sizeof e->errmsg);
 }
 
@@ -133,6 +146,12 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
     earshot_utterance copy = *u;
     copy.model_id = e->model_id;
     copy.grammar_id = e->grammar_id;
+    earshot__quality_stats qs;
+    copy.quality = earshot__quality_judge(e->quality, u->start, u->end, u->confidence,
+                                          e->cfg.unclear_confidence, &qs);
+    copy.level_dbfs = qs.level_dbfs;
+    copy.snr_db = qs.snr_db;
+    copy.band_db = qs.band_db;
     earshot_analysis a;
     if (e->matcher) {
         double *conf = e->conf;
@@ -147,8 +166,16 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
             for (size_t i = 0; i < u->n_words; i++)
                 conf[i] = u->words[i].confidence;
         if (earshot__matcher_analyze(e->matcher, u->text, conf ? conf : NULL,
-                                     conf ? u->n_words : 0, &a) == EARSHOT_OK)
+                                     conf ? u->n_words : 0, &a) == EARSHOT_OK) {
+            /* Words that were a guess make no intent and no rating: the
+             * report counts them as unclear speech instead. Nor does
+             * narrowband audio, which the 16 kHz model hears as a few
+             * confident, wrong words ("what"). */
+            if ((u->n_words && u->confidence < e->cfg.unclear_confidence) ||
+                copy.quality == EARSHOT_QUALITY_NARROWBAND)
+                earshot__matcher_set_other(e->matcher, &a);
             copy.analysis = &a;
+        }
     }
     return e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
 }
@@ -175,6 +202,9 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     e->cfg.lm = e->lm;
     e->cfg.grammar_dir = e->grammar_dir;
     e->cfg.cache_dir = e->cache_dir;
+    e->quality = earshot__quality_new();
+    if (!e->quality)
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
     int rc = EARSHOT_OK;
     char domain[1100] = "";
     int domain_temp = 0;
@@ -237,6 +267,7 @@ static void dither_zeros(earshot *e)
 static int run_block(earshot *e)
 {
     dither_zeros(e);
+    earshot__quality_feed(e->quality, e->block, e->block_len);
     int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
     e->block_len = 0;
     if (rc == EARSHOT_DECODER)
@@ -290,6 +321,7 @@ int earshot_flush(earshot *e)
     int r = earshot__recognizer_finish(e->rec, analyze_utterance, e);
     e->samples = 0;
     e->dither = 0;
+    earshot__quality_reset(e->quality);
     if (r == EARSHOT_DECODER)
         return set_error(e, r, "the decoder failed at the end of the stream");
     if (r == EARSHOT_NOMEM)
@@ -319,6 +351,7 @@ void earshot_close(earshot *e)
     if (!e)
         return;
     earshot__recognizer_close(e->rec);
+    earshot__quality_free(e->quality);
     earshot__matcher_free(e->matcher);
     earshot__redactor_close(e->redactor);
     earshot__grammar_free(e->grammar);

@@ -63,6 +63,7 @@ typedef struct scan {
 
 struct earshot__matcher {
     const earshot__grammar *g;
+    double word_floor; /* earshot_config.word_confidence_floor */
     const earshot__redactor *redactor; /* optional */
     /* trie */
     int *first_hit; /* per node, -1 none */
@@ -363,8 +364,12 @@ static double span_conf(const scan *s, size_t i, size_t j)
 /* Evidence from words the recogniser doubted counts for less: full weight
  * from a posterior of 0.4 up (a correctly heard word often scores 0.5), down
  * to 0.6 of it for a word it all but guessed. */
-static double word_trust(double conf)
+static double word_trust(const earshot__matcher *m, double conf)
 {
+    /* Below the floor a word is noise the domain model shaped into a
+     * keyword; it counts for nothing. */
+    if (conf < m->word_floor)
+        return 0.0;
     double t = 0.6 + conf;
     return t > 1.0 ? 1.0 : t;
 }
@@ -376,8 +381,14 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
     for (int h = m->first_hit[node]; h >= 0; h = m->hits[h].next) {
         int ei = m->hits[h].entry;
         const earshot__entry *e = earshot__grammar_entry(m->g, (size_t)ei);
-        /* Evidence from misheard words counts for less. */
-        double trust = word_trust(span_conf(s, i, j));
+        /* Evidence from misheard words counts for less, and a phrase
+         * holding a word below the floor is no evidence at all. */
+        double trust = word_trust(m, span_conf(s, i, j));
+        for (size_t k = i; k < j; k++)
+            if (s->conf[k] < m->word_floor)
+                trust = 0.0;
+        if (trust <= 0.0)
+            continue;
         /* "ten pounds" holds no rating: a phrase whose {score} falls on
          * such a number does not match at all. */
         if (slot_at >= 0 && s->not_score[slot_at] &&
@@ -635,7 +646,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
             v *= s->inten[i - 2];
         if (contrast >= 0)
             v *= (int)i > contrast ? 1.5 : 0.5;
-        v *= word_trust(s->conf[i]);
+        v *= word_trust(m, s->conf[i]);
         sum += v;
         if (v > 0)
             pos += v;
@@ -661,7 +672,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
                 continue;
             const float *a = &m->assoc[(size_t)s->tok[i] * ni];
             for (size_t k = 0; k < ni; k++)
-                m->evidence[k] += SOFT_WEIGHT * a[k] * word_trust(s->conf[i]);
+                m->evidence[k] += SOFT_WEIGHT * a[k] * word_trust(m, s->conf[i]);
         }
     }
     /* Primary intent: the first, in the grammar's order, whose evidence
@@ -712,6 +723,18 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     out->signals = m->topic_out + m->n_topics - ns;
     out->n_signals = ns;
     return EARSHOT_OK;
+}
+
+void earshot__matcher_set_word_floor(earshot__matcher *m, double floor)
+{
+    m->word_floor = floor;
+}
+
+void earshot__matcher_set_other(const earshot__matcher *m, earshot_analysis *a)
+{
+    a->intent = m->other >= 0 ? earshot__grammar_intent(m->g, (size_t)m->other) : "other";
+    a->confidence = 0.5;
+    a->score = -1;
 }
 
 /* ------------------------------------------------------------------ */

@@ -15,6 +15,13 @@ earshot__matcher *earshot__matcher_new(const earshot__grammar *g, char *err, siz
 /* Analyses text. conf, when given with one value per word of text, holds
  * the recogniser's word confidences: evidence from doubtful words counts
  * for less. *out is valid until the next call. */
+/* Words with a posterior below floor count for nothing (0: all count). */
+void earshot__matcher_set_word_floor(earshot__matcher *m, double floor);
+
+/* Turns an analysis into "other" with no rating, for words that were a
+ * guess. */
+void earshot__matcher_set_other(const earshot__matcher *m, earshot_analysis *a);
+
 int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double *conf,
                              size_t n_conf, earshot_analysis *out);
 

@@ -80,6 +80,26 @@ session consent-forget "yes you can record me" \
   "the checkout queue was far too long today" \
   "please delete everything i just said"
 
+# Audio-quality verdicts (tests/test_quality.c): one sentence spoken clean,
+# over a phone line's band at 8 kHz and band-limited at 16 kHz, overloaded,
+# at -45 dBFS; and noise with no speech at all (pink noise, a synthetic
+# chord standing in for the shop's radio). q-cold holds the sentence twice,
+# the first time after 1.5 s of exact digital silence (the cold start).
+sox -n -r 16000 -c 1 -b 16 "$tmp/qgap.wav" trim 0 1.5
+flite -voice slt -t "the queue at the checkout was far too long today" -o "$tmp/q.raw.wav" </dev/null
+sox "$tmp/q.raw.wav" -r 16000 -c 1 -b 16 "$tmp/q.wav"
+sox "$tmp/qgap.wav" "$tmp/q.wav" "$tmp/qgap.wav" "$out/q-clean.wav"
+sox "$tmp/qgap.wav" "$tmp/q.wav" "$tmp/qgap.wav" "$tmp/q.wav" "$tmp/qgap.wav" "$out/q-cold.wav"
+sox "$out/q-clean.wav" -r 8000 "$out/q-phone8k.wav" sinc 300-3400
+sox "$out/q-clean.wav" "$out/q-band16k.wav" sinc 300-3400
+sox -R "$out/q-clean.wav" "$out/q-clipped.wav" gain 24 2>/dev/null
+sox -R "$tmp/q.wav" "$tmp/q-quiet.wav" gain -n -45
+sox "$tmp/qgap.wav" "$tmp/q-quiet.wav" "$tmp/qgap.wav" "$out/q-quiet.wav"
+sox -R -n -r 16000 -c 1 -b 16 "$out/q-pink.wav" synth 6 pinknoise vol 0.3
+sox -R -n -r 16000 -c 1 -b 16 "$out/q-music.wav" synth 6 pluck C3 pluck E3 pluck G3 \
+  tremolo 3 60 vol 0.3
+printf '%s\n' "the queue at the checkout was far too long today" > "$out/q-clean.txt"
+
 # The labelled development set, spoken by flite (../shared/eval/dev beside
 # the project), for the domain language model test.
 synth=$(cd "$(dirname "$0")/.." && pwd)/../shared/eval/dev/synth.sh
