@@ -34,7 +34,8 @@
 /* Migrations, applied in order; PRAGMA user_version counts those applied.
  * Version 1 was the first layout (sessions, consents, utterances);
  * version 2 added provenance and audio columns and the audit table;
- * version 3 added effort signals and the file's random identity. Never
+ * version 3 added effort signals and the file's random identity;
+ * version 4 the audio-quality verdict of each utterance. Never
  * edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
@@ -86,6 +87,9 @@ static const char *const migrations[] = {
      * database, never a customer. */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta VALUES ('id', lower(hex(randomblob(16))));",
+    /* 4: rows from before the verdict existed are 'ok' by default, which
+     * is what every report said of them until then. */
+    "ALTER TABLE utterances ADD COLUMN quality TEXT NOT NULL DEFAULT 'ok';",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -95,6 +99,7 @@ typedef struct pending {
     char heard_at[32];
     double start, end;
     char *text, *intent, *slots, *sentiment, *topics, *signals, *model, *grammar, *audio;
+    const char *quality; /* static: earshot_quality_name() */
     double confidence, sentiment_score;
     int has_analysis;
 } pending;
@@ -721,8 +726,8 @@ static int write_row(earshot_store *s, const pending *p)
             s->db,
             "INSERT INTO utterances (session_id, consent_id, heard_at, start, end, text,"
             " intent, confidence, slots, sentiment, sentiment_score, topics, model_hash,"
-            " grammar_hash, audio, signals)"
-            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+            " grammar_hash, audio, signals, quality)"
+            " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
             -1, SQLITE_PREPARE_PERSISTENT, &s->insert, NULL);
     if (src != SQLITE_OK)
         return src;
@@ -746,6 +751,7 @@ static int write_row(earshot_store *s, const pending *p)
     sqlite3_bind_text(st, 14, p->grammar, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 15, p->audio, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 16, p->signals ? p->signals : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 17, p->quality ? p->quality : "ok", -1, SQLITE_STATIC);
     /* One statement is one transaction (autocommit): when step returns
      * DONE the row is durable, which is what "acknowledged" means. */
     src = sqlite3_step(st);
@@ -882,7 +888,8 @@ static int enqueue(earshot_store *s, pending *p)
 static int store_row(earshot_store *s, int64_t session, int64_t consent, int keep_audio,
                      const earshot_utterance *u, const int16_t *pcm, size_t n)
 {
-    pending p = {.session = session, .consent = consent, .start = u->start, .end = u->end};
+    pending p = {.session = session, .consent = consent, .start = u->start, .end = u->end,
+                 .quality = earshot_quality_name(u->quality)};
     now_iso(p.heard_at, sizeof p.heard_at, time(NULL));
     /* Redaction happens here, on the way in: the unredacted text never
      * reaches a statement, the queue or the file. */
@@ -1141,7 +1148,9 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         return EARSHOT_MISUSE;
     *json = NULL;
     sqlite3_stmt *st;
-    int src = prep(s, &st,
+    /* A database opened read-only may predate the quality column. */
+    char sql[2048];
+    snprintf(sql, sizeof sql,
         "SELECT json_object("
         " 'session', json_object('id', id, 'channel', channel, 'started_at', started_at,"
         "   'ended_at', ended_at),"
@@ -1158,9 +1167,11 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         "     ELSE json('[\"' || replace(topics, ',', '\",\"') || '\"]') END,"
         "   'signals', CASE WHEN signals = '' THEN json_array()"
         "     ELSE json('[\"' || replace(signals, ',', '\",\"') || '\"]') END,"
-        "   'model', model_hash, 'grammar', grammar_hash, 'audio', audio IS NOT NULL))"
+        "   'model', model_hash, 'grammar', grammar_hash, 'audio', audio IS NOT NULL,"
+        "   'quality', %s))"
         "   FROM (SELECT * FROM utterances WHERE session_id = sessions.id ORDER BY id) u))"
-        " FROM sessions WHERE id = ?1");
+        " FROM sessions WHERE id = ?1", s->version >= 4 ? "quality" : "'ok'");
+    int src = prep(s, &st, sql);
     if (src != SQLITE_OK)
         return db_fail(s, src, "cannot export");
     sqlite3_bind_int64(st, 1, session);

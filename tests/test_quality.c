@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct utt {
     char text[1024];
@@ -203,6 +204,35 @@ static void test_floor_blocks_intents(void **state)
     earshot_close(all);
 }
 
+/* The verdict is stored with the row, so a report can count unclear
+ * speech instead of guessing. Through the earshot command and a real
+ * SQLite file. */
+static void test_verdict_is_stored(void **state)
+{
+    const char *bin = getenv("EARSHOT_BIN");
+    if (!bin)
+        bin = "build/earshot";
+    char db[] = "/tmp/earshot-quality-XXXXXX";
+    int fd = mkstemp(db);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(db);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s transcribe --db %s --consent granted %s >/dev/null", bin, db,
+             testdata("q-phone8k.wav"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 %s \"SELECT count(*) FROM utterances WHERE quality = 'narrowband' AND "
+             "intent = 'other'\"", db);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    assert_true(n >= 1);
+    unlink(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_too_quiet),
         cmocka_unit_test(test_noise_invents_nothing),
         cmocka_unit_test(test_floor_blocks_intents),
+        cmocka_unit_test(test_verdict_is_stored),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
