@@ -21,8 +21,10 @@
 #include <time.h>
 
 const report_table_def earshot__report_defs[N_TABLES] = {
-    [T_OVERVIEW] = {"overview", "Overview", 0, {0}, 3,
-                    {"sessions", "consented_sessions", "utterances"}, 0},
+    /* unclear: utterances heard too poorly to read (audio quality unclear
+     * or narrowband), counted instead of guessed at. */
+    [T_OVERVIEW] = {"overview", "Overview", 0, {0}, 4,
+                    {"sessions", "consented_sessions", "utterances", "unclear"}, 0},
     [T_INTENTS] = {"intents", "What customers want", 1, {"intent"}, 1, {"utterances"}, 0},
     [T_TREND] = {"intent_trend", "Intents over time", 2, {"period", "intent"}, 1,
                  {"utterances"}, 0},
@@ -744,7 +746,10 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
     when(b, u->heard_at);
     see_day(b);
     report_row *ch = tally(r, T_CHANNELS, u->channel, NULL, CH_UTT, ses);
-    if (!ch || !tally(r, T_OVERVIEW, NULL, NULL, OV_UTTERANCES, ses) ||
+    report_row *ov = tally(r, T_OVERVIEW, NULL, NULL, OV_UTTERANCES, ses);
+    if (ov && (!strcmp(u->quality, "unclear") || !strcmp(u->quality, "narrowband")))
+        count(ov, OV_UNCLEAR, ses);
+    if (!ch || !ov ||
         !tally(r, T_INTENTS, intent, NULL, 0, ses) ||
         !tally(r, T_TREND, b->cache_bucket, intent, 0, ses))
         return b->nomem = 1;

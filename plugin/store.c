@@ -1302,12 +1302,12 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
          * Before schema 3 there are no signals. */
         char *sql = sqlite3_mprintf(
             "SELECT u.session_id, s.channel, u.heard_at, u.text, u.intent, u.sentiment,"
-            " u.topics, %s, u.slots, u.confidence, c.scope_quotes"
+            " u.topics, %s, u.slots, u.confidence, c.scope_quotes, %s"
             " FROM utterances u INDEXED BY utterances_session"
             " JOIN sessions s ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
             " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
             "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id",
-            s->version >= 3 ? "u.signals" : "''");
+            s->version >= 3 ? "u.signals" : "''", s->version >= 4 ? "u.quality" : "'ok'");
         src = sql ? prep(s, &st, sql) : SQLITE_NOMEM;
         sqlite3_free(sql);
         if (src == SQLITE_OK) {
@@ -1328,6 +1328,7 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
                     .score = sc ? atoi(sc + 8) : -1,
                     .confidence = sqlite3_column_double(st, 9),
                     .quotable = sqlite3_column_int(st, 10),
+                    .quality = col_text(st, 11),
                 };
                 if (u.score < 0 || u.score > 10)
                     u.score = -1;

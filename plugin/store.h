@@ -28,6 +28,7 @@ typedef struct earshot__scan_utterance {
     int score;            /* the rating slot, or -1 */
     double confidence;
     int quotable;         /* its consent has the quotes scope */
+    const char *quality;  /* earshot_quality_name(); "ok" before schema 4 */
 } earshot__scan_utterance;
 
 typedef struct earshot__scan {

@@ -230,6 +230,17 @@ static void test_verdict_is_stored(void **state)
     assert_int_equal(fscanf(p, "%d", &n), 1);
     pclose(p);
     assert_true(n >= 1);
+
+    /* The report counts it as unclear speech, not as an intent. */
+    snprintf(cmd, sizeof cmd,
+             "%s report --db %s --format json --min-group 1 | tr -d ' \\n' | "
+             "grep -o '\"unclear\":{\"n\":[0-9]*' | tr -cd 0-9", bin, db);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    int unclear = -1;
+    assert_int_equal(fscanf(p, "%d", &unclear), 1);
+    pclose(p);
+    assert_int_equal(unclear, n);
     unlink(db);
 }
 
