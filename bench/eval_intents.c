@@ -183,6 +183,7 @@ int main(int argc, char **argv)
     int verbose = 0;
     long speed = 0;
     double weight = -1;
+    int vocab = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
             grammar = argv[++i];
@@ -192,14 +193,17 @@ int main(int argc, char **argv)
             speed = atol(argv[++i]);
         else if (!strcmp(argv[i], "--domain-weight") && i + 1 < argc)
             weight = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--verbose"))
+        else if (!strcmp(argv[i], "--model-vocab") && i + 1 < argc) {
+            i++;
+            vocab = !strcmp(argv[i], "full") ? EARSHOT_MODEL_VOCAB_FULL : atoi(argv[i]);
+        } else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
             tsv = argv[i];
     }
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
-                        "[--domain-weight W] TSV\n");
+                        "[--domain-weight W] [--model-vocab full|N] TSV\n");
         return 2;
     }
     row *rows;
@@ -237,6 +241,8 @@ int main(int argc, char **argv)
     cfg.grammar_dir = grammar;
     if (weight >= 0)
         cfg.domain_weight = weight;
+    if (vocab >= 0)
+        cfg.model_vocab = vocab;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;

@@ -4,6 +4,7 @@
 #include "domain_lm.h"
 #include "grammar.h"
 #include "intent.h"
+#include "kiosk_lm.h"
 #include "recognizer.h"
 #include "redact.h"
 
@@ -72,6 +73,7 @@ earshot_config earshot_config_default(void)
         .grammar_dir = NULL,
         .domain_weight = 0.3,
         .cache_dir = NULL,
+        .model_vocab = EARSHOT_MODEL_VOCAB_DEFAULT,
     };
 }
 
@@ -200,6 +202,22 @@ int earshot_open(earshot **out, const earshot_config *cfg)
             snprintf(e->grammar_id, sizeof e->grammar_id, "%016llx",
                      (unsigned long long)earshot__grammar_hash(e->grammar));
     }
+    char kiosk_lm[1100] = "", kiosk_dict[1100] = "";
+    int kiosk_temp = 0;
+    if (rc == EARSHOT_OK && e->grammar && cfg->model_vocab > 0) {
+        if (earshot__kiosk_lm_files(e->grammar, paths.lm, paths.dict, cfg->model_vocab,
+                                    e->cache_dir, kiosk_lm, sizeof kiosk_lm, kiosk_dict,
+                                    sizeof kiosk_dict, &kiosk_temp, e->errmsg,
+                                    sizeof e->errmsg) != 0) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", e->errmsg);
+            snprintf(e->errmsg, sizeof e->errmsg, "kiosk vocabulary: %.1000s", why);
+            rc = EARSHOT_MODEL;
+        } else {
+            snprintf(paths.lm, sizeof paths.lm, "%s", kiosk_lm);
+            snprintf(paths.dict, sizeof paths.dict, "%s", kiosk_dict);
+        }
+    }
     if (rc == EARSHOT_OK)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
@@ -209,6 +227,10 @@ int earshot_open(earshot **out, const earshot_config *cfg)
         snprintf(bin, sizeof bin, "%s.bin", domain);
         unlink(domain);
         unlink(bin);
+    }
+    if (kiosk_temp) {
+        unlink(kiosk_lm);
+        unlink(kiosk_dict);
     }
     if (rc != EARSHOT_OK && e->cfg.on_log)
         e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);

@@ -168,7 +168,18 @@ typedef struct earshot_config {
      * $XDG_CACHE_HOME/earshot or ~/.cache/earshot; if neither can be
      * written, the model is compiled in memory at each open. */
     const char *cache_dir;
+    /* The kiosk vocabulary: with a grammar (analyze on), the generic model
+     * is cut to its model_vocab most probable words plus every word of the
+     * grammar, with their bigrams and trigrams, and the dictionary to the
+     * same words; built once per grammar and cached beside the domain
+     * model. 0 (EARSHOT_MODEL_VOCAB_FULL): the whole generic model. Needs
+     * the generic model in PocketSphinx's binary trie form (.lm.bin).
+     * Default EARSHOT_MODEL_VOCAB_DEFAULT; measured figures in README.md. */
+    int model_vocab;
 } earshot_config;
+
+#define EARSHOT_MODEL_VOCAB_FULL 0
+#define EARSHOT_MODEL_VOCAB_DEFAULT 0
 
 #define EARSHOT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 
