@@ -60,7 +60,7 @@ static const char *const transcribe_usage =
     "                default " EARSHOT_DEFAULT_MODEL_DIR "\n"
     "  --model-vocab full|N  with a grammar, cut the generic language model to\n"
     "                its N most probable words plus the grammar's (cached);\n"
-    "                full: the whole model (the default)\n"
+    "                full: the whole model; default 40000\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"

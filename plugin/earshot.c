@@ -205,17 +205,26 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     char kiosk_lm[1100] = "", kiosk_dict[1100] = "";
     int kiosk_temp = 0;
     if (rc == EARSHOT_OK && e->grammar && cfg->model_vocab > 0) {
-        if (earshot__kiosk_lm_files(e->grammar, paths.lm, paths.dict, cfg->model_vocab,
-                                    e->cache_dir, kiosk_lm, sizeof kiosk_lm, kiosk_dict,
-                                    sizeof kiosk_dict, &kiosk_temp, e->errmsg,
-                                    sizeof e->errmsg) != 0) {
+        int krc = earshot__kiosk_lm_files(e->grammar, paths.lm, paths.dict, cfg->model_vocab,
+                                          e->cache_dir, kiosk_lm, sizeof kiosk_lm, kiosk_dict,
+                                          sizeof kiosk_dict, &kiosk_temp, e->errmsg,
+                                          sizeof e->errmsg);
+        if (krc == 0) {
+            snprintf(paths.lm, sizeof paths.lm, "%s", kiosk_lm);
+            snprintf(paths.dict, sizeof paths.dict, "%s", kiosk_dict);
+        } else {
             char why[1024];
             snprintf(why, sizeof why, "%s", e->errmsg);
             snprintf(e->errmsg, sizeof e->errmsg, "kiosk vocabulary: %.1000s", why);
-            rc = EARSHOT_MODEL;
-        } else {
-            snprintf(paths.lm, sizeof paths.lm, "%s", kiosk_lm);
-            snprintf(paths.dict, sizeof paths.dict, "%s", kiosk_dict);
+            if (krc == -2) {
+                /* A model that cannot be cut (an ARPA or DMP file of the
+                 * caller's) is used whole: the default must not refuse it. */
+                if (e->cfg.on_log)
+                    e->cfg.on_log(EARSHOT_LOG_WARN, e->errmsg, e->cfg.log_user);
+                e->errmsg[0] = '\0';
+            } else {
+                rc = EARSHOT_MODEL;
+            }
         }
     }
     if (rc == EARSHOT_OK)

@@ -146,7 +146,7 @@ static int trie_read(trie *t, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: a kiosk vocabulary is cut from a trigram model in "
                  "PocketSphinx's binary trie format (.lm.bin); use --model-vocab full", path);
         trie_free(t);
-        return -1;
+        return -2;
     }
     p += sizeof hdr;
     memcpy(t->counts, p, sizeof t->counts);
@@ -438,8 +438,9 @@ static int build(const earshot__grammar *g, const char *generic_lm, const char *
     snprintf(arpa, sizeof arpa, "%s.%ld.arpa.tmp", lm, (long)getpid());
     snprintf(tmp_lm, sizeof tmp_lm, "%s.%ld.tmp", lm, (long)getpid());
     snprintf(tmp_dict, sizeof tmp_dict, "%s.%ld.tmp", dict_out, (long)getpid());
-    if (trie_read(&k.t, generic_lm, err, errlen) != 0)
-        return -1;
+    int trc = trie_read(&k.t, generic_lm, err, errlen);
+    if (trc != 0)
+        return trc;
     if (choose_words(&k, g, n_words) != 0) {
         snprintf(err, errlen, "out of memory");
         goto done;
@@ -509,18 +510,18 @@ int earshot__kiosk_lm_files(const earshot__grammar *g, const char *generic_lm,
         snprintf(dict_out, dictlen, "%s/kiosk-%016llx.dict", dir, (unsigned long long)h);
         if (access(lm, R_OK) == 0 && access(dict_out, R_OK) == 0)
             return 0; /* built before */
-        if (build(g, generic_lm, dict, n_words, lm, dict_out, err, errlen) == 0)
-            return 0;
-        if (access(dir, W_OK) == 0)
-            return -1; /* the cache was writable: the build itself failed */
+        int rc = build(g, generic_lm, dict, n_words, lm, dict_out, err, errlen);
+        if (rc == 0 || rc == -2 || access(dir, W_OK) == 0)
+            return rc; /* done, or the build itself failed */
     }
     const char *td = getenv("TMPDIR");
     snprintf(lm, lmlen, "%s/earshot-kiosk-%ld-%016llx.lm.bin", td && td[0] ? td : "/tmp",
              (long)getpid(), (unsigned long long)h);
     snprintf(dict_out, dictlen, "%s/earshot-kiosk-%ld-%016llx.dict", td && td[0] ? td : "/tmp",
              (long)getpid(), (unsigned long long)h);
-    if (build(g, generic_lm, dict, n_words, lm, dict_out, err, errlen) != 0)
-        return -1;
+    int rc = build(g, generic_lm, dict, n_words, lm, dict_out, err, errlen);
+    if (rc != 0)
+        return rc;
     *is_temp = 1;
     return 0;
 }

@@ -15,7 +15,9 @@
  * The model's path goes to lm, the cut dictionary's to dict_out. cache_dir
  * as for earshot__domain_lm_file; without a usable cache folder both go to
  * temporary files and *is_temp is set: the caller deletes them after
- * loading. Returns 0, or -1 with the reason in err. */
+ * loading. Returns 0; -2 when generic_lm is not a trigram trie model
+ * (nothing to cut: the caller may use the full model); -1 on any other
+ * failure; the reason in err. */
 int earshot__kiosk_lm_files(const earshot__grammar *g, const char *generic_lm,
                             const char *dict, int n_words, const char *cache_dir, char *lm,
                             size_t lmlen, char *dict_out, size_t dictlen, int *is_temp,
