@@ -214,6 +214,7 @@ int main(int argc, char **argv)
     int verbose = 0;
     long speed = 0;
     double weight = -1, floor = -1, unclear = -1;
+    int vocab = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
             grammar = argv[++i];
@@ -231,15 +232,18 @@ int main(int argc, char **argv)
             unclear = atof(argv[++i]);
         else if (!strcmp(argv[i], "--rows") && i + 1 < argc)
             rows_out = argv[++i];
-        else if (!strcmp(argv[i], "--verbose"))
+        else if (!strcmp(argv[i], "--model-vocab") && i + 1 < argc) {
+            i++;
+            vocab = !strcmp(argv[i], "full") ? EARSHOT_MODEL_VOCAB_FULL : atoi(argv[i]);
+        } else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
             tsv = argv[i];
     }
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
-                        "[--domain-weight W] [--suffix S] [--word-floor X] [--unclear X]\n"
-                        "       [--rows OUT.tsv] TSV\n"
+                        "[--domain-weight W] [--model-vocab full|N] [--suffix S]\n"
+                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] TSV\n"
                         "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
                         "  --rows: one line per row: id, want, got, intent confidence,\n"
                         "          mean word posterior, audio quality\n");
@@ -285,6 +289,8 @@ int main(int argc, char **argv)
     if (unclear >= 0)
         cfg.unclear_confidence = unclear;
     FILE *ro = rows_out ? fopen(rows_out, "w") : NULL;
+    if (vocab >= 0)
+        cfg.model_vocab = vocab;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;

@@ -40,6 +40,7 @@ static const char *const main_usage =
 
 static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
+    "                          [--model-vocab full|N]\n"
     "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
     "                          [--retain-days N]] [--verbose] FILE...\n"
     "\n"
@@ -57,6 +58,9 @@ static const char *const transcribe_usage =
     "  --no-analyze  transcripts only: no intents, generic language model\n"
     "  --model DIR   a PocketSphinx model folder (acoustic model, *.dict, LM);\n"
     "                default " EARSHOT_DEFAULT_MODEL_DIR "\n"
+    "  --model-vocab full|N  with a grammar, cut the generic language model to\n"
+    "                its N most probable words plus the grammar's (cached);\n"
+    "                full: the whole model; default 40000\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
@@ -89,6 +93,17 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'earshot %s--help'.\n", cmd);
     return 2;
+}
+
+/* --model-vocab full|N: 0 for full, N > 0, or -1 when v is neither. */
+static int parse_model_vocab(const char *v)
+{
+    if (!strcmp(v, "full"))
+        return EARSHOT_MODEL_VOCAB_FULL;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    return errno || end == v || *end || n < 1 || n > 10000000 ? -1 : (int)n;
 }
 
 /* JSON string with the escapes RFC 8259 requires. */
@@ -532,6 +547,13 @@ static int cmd_transcribe(int argc, char **argv)
             if (i + 1 >= argc)
                 return usage_error("transcribe ", "option '%s' needs a folder", a);
             cfg.grammar_dir = argv[++i];
+        } else if (!strcmp(a, "--model-vocab")) {
+            if (i + 1 >= argc)
+                return usage_error("transcribe ", "option '%s' needs full or a number", a);
+            cfg.model_vocab = parse_model_vocab(argv[++i]);
+            if (cfg.model_vocab < 0)
+                return usage_error("transcribe ", "--model-vocab is 'full' or a number of words, not '%s'",
+                                   argv[i]);
         } else if (!strcmp(a, "--model") || !strncmp(a, "--model=", 8)) {
             if (a[7] == '=') {
                 cfg.model_dir = a + 8;
@@ -974,6 +996,7 @@ static const char *const listen_usage =
     "                      [--consent ask|granted] [--json] [--say-cmd CMD]\n"
     "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
+    "                      [--model-vocab full|N]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised.\n"
     "A session begins when someone speaks and ends after --session-silence\n"
@@ -1101,7 +1124,7 @@ static int cmd_listen(int argc, char **argv)
                     !strcmp(a, "--grammar") || !strcmp(a, "--model") || !strcmp(a, "--rate") ||
                     !strcmp(a, "--session-silence") || !strcmp(a, "--answer-timeout") ||
                     !strcmp(a, "--max-seconds") || !strcmp(a, "--buffer") ||
-                    !strcmp(a, "--retain-days"))) {
+                    !strcmp(a, "--retain-days") || !strcmp(a, "--model-vocab"))) {
             const char *v = argv[++i];
             double secs = parse_seconds(v);
             if (!strcmp(a, "--device")) lcfg.device = v;
@@ -1111,6 +1134,11 @@ static int cmd_listen(int argc, char **argv)
             else if (!strcmp(a, "--say-cmd")) ctx.say_cmd = v;
             else if (!strcmp(a, "--grammar")) rcfg.grammar_dir = scfg.grammar_dir = v;
             else if (!strcmp(a, "--model")) rcfg.model_dir = v;
+            else if (!strcmp(a, "--model-vocab")) {
+                rcfg.model_vocab = parse_model_vocab(v);
+                if (rcfg.model_vocab < 0)
+                    return usage_error("listen ", "--model-vocab is 'full' or a number of words, not '%s'", v);
+            }
             else if (secs < 0) return usage_error("listen ", "'%s' is not a positive number", v);
             else if (!strcmp(a, "--rate")) lcfg.rate = (int)secs;
             else if (!strcmp(a, "--session-silence")) lcfg.session_silence = secs;

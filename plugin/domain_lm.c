@@ -332,20 +332,27 @@ static int mkdir_p(const char *path)
     return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+int earshot__cache_dir(const char *cache_dir, char *dir, size_t dirlen)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    dir[0] = '\0';
+    if (cache_dir)
+        snprintf(dir, dirlen, "%s", cache_dir);
+    else if (xdg && xdg[0] == '/')
+        snprintf(dir, dirlen, "%s/earshot", xdg);
+    else if (home && home[0] == '/')
+        snprintf(dir, dirlen, "%s/.cache/earshot", home);
+    return dir[0] && mkdir_p(dir) == 0 ? 0 : -1;
+}
+
 int earshot__domain_lm_file(const earshot__grammar *g, const char *cache_dir, char *path,
                             size_t pathlen, int *is_temp, char *err, size_t errlen)
 {
-    char dir[1024] = "";
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (cache_dir)
-        snprintf(dir, sizeof dir, "%s", cache_dir);
-    else if (xdg && xdg[0] == '/')
-        snprintf(dir, sizeof dir, "%s/earshot", xdg);
-    else if (home && home[0] == '/')
-        snprintf(dir, sizeof dir, "%s/.cache/earshot", home);
+    char dir[1024];
+    int have_dir = earshot__cache_dir(cache_dir, dir, sizeof dir) == 0;
     *is_temp = 0;
     uint64_t h = earshot__grammar_hash(g) ^ (0x9e3779b97f4a7c15ull * FORMAT_VERSION);
-    if (dir[0] && mkdir_p(dir) == 0) {
+    if (have_dir) {
         snprintf(path, pathlen, "%s/domain-%016llx.arpa", dir, (unsigned long long)h);
         if (access(path, R_OK) == 0)
             return 0; /* compiled before */

@@ -13,4 +13,9 @@
 int earshot__domain_lm_file(const earshot__grammar *g, const char *cache_dir, char *path,
                             size_t pathlen, int *is_temp, char *err, size_t errlen);
 
+/* The cache folder: cache_dir, else $XDG_CACHE_HOME/earshot, else
+ * ~/.cache/earshot, created if missing and put in dir. Returns 0, or -1
+ * when there is none that can be created. */
+int earshot__cache_dir(const char *cache_dir, char *dir, size_t dirlen);
+
 #endif

@@ -5,6 +5,7 @@
 #include "grammar.h"
 #include "intent.h"
 #include "quality.h"
+#include "kiosk_lm.h"
 #include "recognizer.h"
 #include "redact.h"
 
@@ -84,6 +85,7 @@ earshot_config earshot_config_default(void)
         .word_confidence_floor = EARSHOT_DEFAULT_WORD_FLOOR,
         .unclear_confidence = EARSHOT_DEFAULT_UNCLEAR,
         .cache_dir = NULL,
+        .model_vocab = EARSHOT_MODEL_VOCAB_DEFAULT,
     };
 }
 
@@ -230,6 +232,31 @@ int earshot_open(earshot **out, const earshot_config *cfg)
             snprintf(e->grammar_id, sizeof e->grammar_id, "%016llx",
                      (unsigned long long)earshot__grammar_hash(e->grammar));
     }
+    char kiosk_lm[1100] = "", kiosk_dict[1100] = "";
+    int kiosk_temp = 0;
+    if (rc == EARSHOT_OK && e->grammar && cfg->model_vocab > 0) {
+        int krc = earshot__kiosk_lm_files(e->grammar, paths.lm, paths.dict, cfg->model_vocab,
+                                          e->cache_dir, kiosk_lm, sizeof kiosk_lm, kiosk_dict,
+                                          sizeof kiosk_dict, &kiosk_temp, e->errmsg,
+                                          sizeof e->errmsg);
+        if (krc == 0) {
+            snprintf(paths.lm, sizeof paths.lm, "%s", kiosk_lm);
+            snprintf(paths.dict, sizeof paths.dict, "%s", kiosk_dict);
+        } else {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", e->errmsg);
+            snprintf(e->errmsg, sizeof e->errmsg, "kiosk vocabulary: %.1000s", why);
+            if (krc == -2) {
+                /* A model that cannot be cut (an ARPA or DMP file of the
+                 * caller's) is used whole: the default must not refuse it. */
+                if (e->cfg.on_log)
+                    e->cfg.on_log(EARSHOT_LOG_WARN, e->errmsg, e->cfg.log_user);
+                e->errmsg[0] = '\0';
+            } else {
+                rc = EARSHOT_MODEL;
+            }
+        }
+    }
     if (rc == EARSHOT_OK)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
@@ -239,6 +266,10 @@ int earshot_open(earshot **out, const earshot_config *cfg)
         snprintf(bin, sizeof bin, "%s.bin", domain);
         unlink(domain);
         unlink(bin);
+    }
+    if (kiosk_temp) {
+        unlink(kiosk_lm);
+        unlink(kiosk_dict);
     }
     if (rc != EARSHOT_OK && e->cfg.on_log)
         e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);

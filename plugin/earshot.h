@@ -206,7 +206,25 @@ typedef struct earshot_config {
      * and gets no intent and no rating. 0: never. Default
      * EARSHOT_DEFAULT_UNCLEAR. */
     double unclear_confidence;
+    /* The kiosk vocabulary: with a grammar (analyze on), the generic model
+     * is cut to its model_vocab most probable words plus every word of the
+     * grammar, with their bigrams and trigrams, and the dictionary to the
+     * same words; built once per grammar and size (about 5 s of CPU and
+     * 300 MB at its peak) and cached beside the domain model, by content
+     * hash. 0 (EARSHOT_MODEL_VOCAB_FULL): the whole generic model. A
+     * generic model that is not in PocketSphinx's binary trie form
+     * (.lm.bin) is used whole, with an EARSHOT_LOG_WARN message. Grammar
+     * words the dictionary lacks stay unheard, as with the full model.
+     * Default 40000 (measured, README.md "Kiosk vocabulary": the smallest
+     * size with WER no worse than the full model on every set: librivox
+     * 28.2 % as full, flite dev 10.9 % vs 11.5 %; peak RSS 101 vs 140 MB).
+     * 10000 is the small-board setting: 71 MB, 0.57x the CPU, start-up
+     * 0.2 s, flite dev 10.6 %, but librivox 32.4 %. */
+    int model_vocab;
 } earshot_config;
+
+#define EARSHOT_MODEL_VOCAB_FULL 0
+#define EARSHOT_MODEL_VOCAB_DEFAULT 40000
 
 /* Measured on the dev set, flite and field (README "Audio quality"). */
 #define EARSHOT_DEFAULT_WORD_FLOOR 0.0

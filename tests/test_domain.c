@@ -1,9 +1,12 @@
 /* test_domain.c - the domain language model compiled from the grammar:
  * it lowers word error rate on customer speech (the dev set spoken by
  * flite) against the generic model alone, compiles well under a second,
- * and is cached by the grammar's content hash. */
+ * and is cached by the grammar's content hash. The kiosk vocabulary (a cut
+ * of the generic model) is built from the grammar folder, reused from the
+ * cache, switched by model_vocab, and independent of chunk size. */
 #include "earshot.h"
 #include "domain_lm.h"
+#include "kiosk_lm.h"
 #include "grammar.h"
 #include "wer.h"
 
@@ -177,11 +180,127 @@ static void test_domain_model_lowers_wer(void **state)
     assert_true((double)ed <= 0.85 * (double)eg);
 }
 
+
+#define GENERIC_LM EARSHOT_DEFAULT_MODEL_DIR "/en-us.lm.bin"
+#define GENERIC_DICT EARSHOT_DEFAULT_MODEL_DIR "/cmudict-en-us.dict"
+#define LIBRI "/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-"
+
+static int dict_has_word(const char *dict, const char *word)
+{
+    FILE *f = fopen(dict, "r");
+    assert_non_null(f);
+    char line[1024];
+    int found = 0;
+    size_t n = strlen(word);
+    while (!found && fgets(line, sizeof line, f))
+        found = !strncmp(line, word, n) && (line[n] == ' ' || line[n] == '(');
+    fclose(f);
+    return found;
+}
+
+static void test_kiosk_builds_and_caches(void **state)
+{
+    earshot__grammar *g = earshot__grammar_load("grammars/en-us", on_diag, NULL);
+    assert_non_null(g);
+    char lm[1100], dict[1100], err[512];
+    int temp = 1;
+    assert_int_equal(earshot__kiosk_lm_files(g, GENERIC_LM, GENERIC_DICT, 5000, cache, lm,
+                                             sizeof lm, dict, sizeof dict, &temp, err,
+                                             sizeof err),
+                     0);
+    assert_false(temp);
+    struct stat st;
+    assert_int_equal(stat(lm, &st), 0);
+    time_t mtime = st.st_mtime;
+    /* The grammar's words are kept even when rare ("refund" is not among
+     * the 5,000 most probable words); rare words of novels are not. */
+    assert_true(dict_has_word(dict, "refund"));
+    assert_true(dict_has_word(dict, "the"));
+    assert_false(dict_has_word(dict, "amiable"));
+    /* Second time: found in the cache, not rebuilt. */
+    sleep(1);
+    char lm2[1100], dict2[1100];
+    assert_int_equal(earshot__kiosk_lm_files(g, GENERIC_LM, GENERIC_DICT, 5000, cache, lm2,
+                                             sizeof lm2, dict2, sizeof dict2, &temp, err,
+                                             sizeof err),
+                     0);
+    assert_string_equal(lm2, lm);
+    assert_string_equal(dict2, dict);
+    assert_int_equal(stat(lm, &st), 0);
+    assert_true(st.st_mtime == mtime);
+    /* Another size is another cache entry. */
+    assert_int_equal(earshot__kiosk_lm_files(g, GENERIC_LM, GENERIC_DICT, 6000, cache, lm2,
+                                             sizeof lm2, dict2, sizeof dict2, &temp, err,
+                                             sizeof err),
+                     0);
+    assert_string_not_equal(lm2, lm);
+    /* A model that is not a binary trie cannot be cut: a clear message, and
+     * -2, on which earshot_open warns and uses the model whole. */
+    char arpa[1100];
+    assert_int_equal(earshot__domain_lm_file(g, cache, arpa, sizeof arpa, &temp, err, sizeof err),
+                     0);
+    assert_int_equal(earshot__kiosk_lm_files(g, arpa, GENERIC_DICT, 5000, cache, lm2,
+                                             sizeof lm2, dict2, sizeof dict2, &temp, err,
+                                             sizeof err),
+                     -2);
+    printf("non-trie model: %s\n", err);
+    assert_non_null(strstr(err, "--model-vocab full"));
+    earshot__grammar_free(g);
+}
+
+/* The transcript of one file, fed in chunks of `chunk` samples. */
+static void transcribe(const char *wav, int vocab, size_t chunk, text *t)
+{
+    earshot_config cfg = earshot_config_default();
+    cfg.grammar_dir = "grammars/en-us";
+    cfg.cache_dir = cache;
+    cfg.model_vocab = vocab;
+    cfg.on_utterance = collect;
+    cfg.utterance_user = t;
+    earshot *e = NULL;
+    assert_int_equal(earshot_open(&e, &cfg), EARSHOT_OK);
+    earshot_audio *a = NULL;
+    assert_int_equal(earshot_audio_open_file(&a, wav), EARSHOT_OK);
+    t->s[0] = '\0';
+    int16_t buf[8192];
+    long n;
+    while ((n = earshot_audio_read(a, buf, chunk)) > 0)
+        assert_int_equal(earshot_feed(e, buf, (size_t)n), EARSHOT_OK);
+    assert_int_equal(earshot_flush(e), EARSHOT_OK);
+    earshot_audio_close(a);
+    earshot_close(e);
+}
+
+static void test_model_vocab_switches(void **state)
+{
+    text full, cut;
+    transcribe(LIBRI "0930.wav", EARSHOT_MODEL_VOCAB_FULL, 4096, &full);
+    transcribe(LIBRI "0930.wav", 5000, 4096, &cut);
+    printf("full: %s\n5000 words: %s\n", full.s, cut.s);
+    assert_non_null(strstr(full.s, "amiable"));
+    assert_null(strstr(cut.s, "amiable"));
+}
+
+static void test_kiosk_chunk_independence(void **state)
+{
+    text a, b;
+    transcribe(LIBRI "0920.wav", 5000, 4096, &a);
+    transcribe(LIBRI "0920.wav", 5000, 333, &b);
+    assert_true(a.s[0]);
+    assert_string_equal(a.s, b.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compiles_fast_and_caches),
         cmocka_unit_test(test_domain_model_lowers_wer),
+        cmocka_unit_test(test_kiosk_builds_and_caches),
+        cmocka_unit_test(test_model_vocab_switches),
+        cmocka_unit_test(test_kiosk_chunk_independence),
     };
+    /* EARSHOT_TEST_FILTER=test_kiosk* runs only the tests matching it. */
+    if (getenv("EARSHOT_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("EARSHOT_TEST_FILTER"));
     return cmocka_run_group_tests_name("domain", tests, setup, teardown);
 }
