@@ -34,7 +34,9 @@
 /* Migrations, applied in order; PRAGMA user_version counts those applied.
  * Version 1 was the first layout (sessions, consents, utterances);
  * version 2 added provenance and audio columns and the audit table;
- * version 3 added effort signals and the file's random identity. Never
+ * version 3 added effort signals and the file's random identity;
+ * version 4 added requests to review (an erasure heard too unsurely to
+ * carry out). Never
  * edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
@@ -86,6 +88,18 @@ static const char *const migrations[] = {
      * database, never a customer. */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta VALUES ('id', lower(hex(randomblob(16))));",
+    /* 4 */
+    /* A forget_me or revocation heard with too little confidence: a person
+     * decides. No text is kept (the customer may have asked for exactly
+     * that to go), only what was heard and how surely. */
+    "CREATE TABLE reviews ("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  at TEXT NOT NULL,"
+    "  intent TEXT NOT NULL,"
+    "  confidence REAL,"
+    "  word_confidence REAL);"
+    "CREATE INDEX reviews_session ON reviews(session_id);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -126,6 +140,8 @@ earshot_store_config earshot_store_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .read_only = 0,
+        .confirm_confidence = 0.75,
+        .confirm_word_confidence = 0.5,
     };
 }
 
@@ -942,6 +958,40 @@ static int is_intent(const earshot_utterance *u, const char *name)
     return u->analysis && u->analysis->intent && !strcmp(u->analysis->intent, name);
 }
 
+/* No destructive act on a guess: sure enough by the intent's confidence
+ * and by the recogniser's own confidence in the words (a misheard "thank
+ * you don't monitor ..." reads as consent_no at about 0.7). */
+static int sure_enough(const earshot_store *s, const earshot_utterance *u)
+{
+    double words = u->n_words || u->confidence > 0 ? u->confidence : 1.0;
+    return u->analysis->confidence >= s->cfg.confirm_confidence &&
+           words >= s->cfg.confirm_word_confidence;
+}
+
+static int record_review(earshot_store *s, int64_t session, const earshot_utterance *u)
+{
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int src = prep(s, &st, "INSERT INTO reviews (session_id, at, intent, confidence, "
+                           "word_confidence) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot record a request to review");
+    sqlite3_bind_int64(st, 1, session);
+    sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, u->analysis->intent, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, u->analysis->confidence);
+    sqlite3_bind_double(st, 5, u->n_words || u->confidence > 0 ? u->confidence : 1.0);
+    src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return db_fail(s, src, "cannot record a request to review");
+    say(s, EARSHOT_LOG_WARN, "session %lld: %s heard at confidence %.2f: not erased, marked for "
+                             "review", (long long)session, u->analysis->intent,
+        u->analysis->confidence);
+    return EARSHOT_OK;
+}
+
 int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
                             const int16_t *pcm, size_t n_samples, earshot_heard *what)
 {
@@ -968,6 +1018,12 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
         return EARSHOT_OK; /* forgotten (or never begun): nothing is kept */
     /* The precedence of the intents makes these unambiguous: forget_me
      * outranks consent_no, which outranks consent_yes. */
+    if (is_intent(u, "forget_me") && !sure_enough(s, u)) {
+        int rc = record_review(s, session, u);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_REVIEW;
+        return rc;
+    }
     if (is_intent(u, "forget_me")) {
         int64_t ns = 0, nu = 0;
         earshot_forget_what w = {.session = session};
@@ -980,6 +1036,15 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     int64_t consent = active_consent(s, session, &audio, &src);
     if (src != SQLITE_OK)
         return db_fail(s, src, "cannot read consent");
+    if (is_intent(u, "consent_no") && consent && !sure_enough(s, u)) {
+        /* Revoking erases what consent covered: the same care as a
+         * forget_me. Without consent a "no" destroys nothing and needs
+         * none. */
+        int rc = record_review(s, session, u);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_REVIEW;
+        return rc;
+    }
     if (is_intent(u, "consent_no")) {
         *what = EARSHOT_HEARD_DECLINED;
         return consent ? earshot_consent_revoke(s, session, NULL) : EARSHOT_OK;
