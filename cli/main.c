@@ -174,7 +174,7 @@ static void text_analysis(FILE *f, const earshot_analysis *a)
 /* ------------------------------------------------------------------ */
 
 static const char *const analyze_usage =
-    "usage: earshot analyze [--json] [--grammar DIR] [TEXT | -]\n"
+    "usage: earshot analyze [--json] [--grammar DIR] [--question Q] [TEXT | -]\n"
     "\n"
     "Finds the intent, rating (score 0-10), sentiment and topics of what a\n"
     "customer said. TEXT is one utterance; with '-' or no TEXT, each line of\n"
@@ -184,7 +184,21 @@ static const char *const analyze_usage =
     "  --json          one JSON object per utterance: text, intent, confidence,\n"
     "                  slots, sentiment, sentiment_score, topics, signals\n"
     "  --grammar DIR   grammar folder (default: the installed en-us grammar)\n"
+    "  --question Q    read the text as the answer to a question just asked:\n"
+    "                  consent, rating, anything_else or confirm_forget\n"
+    "                  (\"fine by me\" is consent_yes after consent; \"seven\" is\n"
+    "                  nps 7 after rating); JSON then adds question and answer\n"
     "  -h, --help      this help\n";
+
+static const char *const question_names[] = {
+    [EARSHOT_ASK_NONE] = "none",
+    [EARSHOT_ASK_CONSENT] = "consent",
+    [EARSHOT_ASK_RATING] = "rating",
+    [EARSHOT_ASK_ANYTHING_ELSE] = "anything_else",
+    [EARSHOT_ASK_CONFIRM_FORGET] = "confirm_forget",
+};
+static const char *const answer_names[] = {
+    [EARSHOT_ANSWER_NONE] = "none", [EARSHOT_ANSWER_YES] = "yes", [EARSHOT_ANSWER_NO] = "no"};
 
 static void print_analysis(const char *text, const earshot_analysis *a, int json)
 {
@@ -202,6 +216,9 @@ static void print_analysis(const char *text, const earshot_analysis *a, int json
         json_names(stdout, a->topics, a->n_topics);
         fputs(",\"signals\":", stdout);
         json_names(stdout, a->signals, a->n_signals);
+        if (a->question != EARSHOT_ASK_NONE)
+            printf(",\"question\":\"%s\",\"answer\":\"%s\"", question_names[a->question],
+                   answer_names[a->answer]);
         fputs("}\n", stdout);
     } else {
         printf("%s", text);
@@ -214,6 +231,7 @@ static int cmd_analyze(int argc, char **argv)
 {
     int json = 0;
     const char *dir = NULL, *text = NULL;
+    earshot_question question = EARSHOT_ASK_NONE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -221,6 +239,17 @@ static int cmd_analyze(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--question")) {
+            if (++i >= argc)
+                return usage_error("analyze ", "option '%s' needs a question", a);
+            size_t q = 1;
+            while (q < sizeof question_names / sizeof *question_names &&
+                   strcmp(argv[i], question_names[q]))
+                q++;
+            if (q == sizeof question_names / sizeof *question_names)
+                return usage_error("analyze ", "--question is consent, rating, anything_else "
+                                               "or confirm_forget, not '%s'", argv[i]);
+            question = (earshot_question)q;
         } else if (!strcmp(a, "--grammar")) {
             if (++i >= argc)
                 return usage_error("analyze ", "option '%s' needs a folder", a);
@@ -239,6 +268,7 @@ static int cmd_analyze(int argc, char **argv)
         earshot_intents_close(g);
         return 1;
     }
+    earshot_intents_set_question(g, question);
     earshot_analysis an;
     int rc = 0;
     if (text && strcmp(text, "-")) {
@@ -358,6 +388,7 @@ static const char *const heard_names[] = {
     [EARSHOT_HEARD_DROPPED] = "not kept",     [EARSHOT_HEARD_STORED] = "stored",
     [EARSHOT_HEARD_QUEUED] = "queued",        [EARSHOT_HEARD_CONSENTED] = "consent given",
     [EARSHOT_HEARD_DECLINED] = "consent refused", [EARSHOT_HEARD_FORGOTTEN] = "session erased",
+    [EARSHOT_HEARD_REVIEW] = "not sure enough to erase: marked for review",
 };
 
 /* The same outcomes as the "storage" field of JSON output. */
@@ -365,6 +396,7 @@ static const char *const heard_json[] = {
     [EARSHOT_HEARD_DROPPED] = "dropped",     [EARSHOT_HEARD_STORED] = "stored",
     [EARSHOT_HEARD_QUEUED] = "queued",       [EARSHOT_HEARD_CONSENTED] = "consented",
     [EARSHOT_HEARD_DECLINED] = "declined",   [EARSHOT_HEARD_FORGOTTEN] = "forgotten",
+    [EARSHOT_HEARD_REVIEW] = "review",
 };
 
 static int print_utterance(const earshot_utterance *u, void *user)
@@ -1049,9 +1081,11 @@ static void on_event(const earshot_event *ev, void *user)
         }
         break;
     case EARSHOT_EVENT_CONSENT_PROMPT:
+    case EARSHOT_EVENT_CONFIRM_PROMPT:
         if (c->json) {
-            printf("{\"session\":%lld,\"event\":\"consent_prompt\",\"prompt\":",
-                   (long long)ev->session);
+            printf("{\"session\":%lld,\"event\":\"%s\",\"prompt\":", (long long)ev->session,
+                   ev->kind == EARSHOT_EVENT_CONSENT_PROMPT ? "consent_prompt"
+                                                            : "confirm_prompt");
             json_str(stdout, ev->message);
             puts("}");
         } else {

@@ -360,6 +360,18 @@ int earshot_flush(earshot *e)
     return r != EARSHOT_OK ? r : rc;
 }
 
+int earshot_set_question(earshot *e, earshot_question q)
+{
+    if (!e || q < EARSHOT_ASK_NONE || q > EARSHOT_ASK_CONFIRM_FORGET)
+        return EARSHOT_MISUSE;
+    /* Without analysis there is nothing to read an answer with; the
+     * question is accepted and has no effect, as documented for
+     * cfg.analyze = 0. */
+    if (e->matcher)
+        earshot__matcher_set_question(e->matcher, q);
+    return EARSHOT_OK;
+}
+
 int earshot_in_speech(const earshot *e)
 {
     return e && e->rec ? earshot__recognizer_in_speech(e->rec) : 0;

@@ -91,6 +91,36 @@ typedef struct earshot_word {
     double confidence; /* posterior probability, 0..1 */
 } earshot_word;
 
+/* The question the customer was just asked, if any: an answer is read
+ * against it (the dialogue context). With EARSHOT_ASK_NONE an utterance is
+ * read on its own words, as before.
+ *   CONSENT         "May we keep what you say?": a yes-like answer ("sure",
+ *                   "fine by me", "okay go on") is consent_yes, a refusal
+ *                   ("i'd rather not", "no thanks") consent_no.
+ *   RATING          "How likely are you to recommend us, 0 to 10?": a number
+ *                   ("seven", "a solid eight") is nps with that score; a bare
+ *                   refusal is other, never a revocation of consent.
+ *   ANYTHING_ELSE   "Is there anything else?": a bare yes or no ("no that's
+ *                   all") is other, with the answer set.
+ *   CONFIRM_FORGET  "Shall I delete everything you said today?": yes is
+ *                   forget_me, no is other.
+ * The yes, no, unsure and filler phrases come from the grammar folder's
+ * [answers] section (grammars/README.md). */
+typedef enum earshot_question {
+    EARSHOT_ASK_NONE = 0,
+    EARSHOT_ASK_CONSENT,
+    EARSHOT_ASK_RATING,
+    EARSHOT_ASK_ANYTHING_ELSE,
+    EARSHOT_ASK_CONFIRM_FORGET
+} earshot_question;
+
+/* How an utterance answers the pending question. */
+typedef enum earshot_answer {
+    EARSHOT_ANSWER_NONE = 0, /* no question pending, or no yes/no in the words */
+    EARSHOT_ANSWER_YES,
+    EARSHOT_ANSWER_NO
+} earshot_answer;
+
 /* What an utterance means, by the grammar folder's intents, topics,
  * sentiment lexicon and number words (grammars/README.md). */
 typedef struct earshot_analysis {
@@ -105,6 +135,9 @@ typedef struct earshot_analysis {
      * helps", ...), in the grammar's order. */
     const char *const *signals;
     size_t n_signals;
+    /* The question this was read against, and the yes or no it gave. */
+    earshot_question question;
+    earshot_answer answer;
 } earshot_analysis;
 
 /* How well an utterance could be heard (README "Audio quality"). Judged
@@ -259,6 +292,14 @@ int earshot_feed(earshot *e, const int16_t *pcm, size_t n);
  * from zero again. */
 int earshot_flush(earshot *e);
 
+/* Sets the question pending on this handle: every utterance delivered
+ * from now on is read against it (see earshot_question), until it is set
+ * again. The listener sets it itself; an app that asks its own questions
+ * (on a screen, by a speaker) sets it after asking and back to
+ * EARSHOT_ASK_NONE once answered. Returns EARSHOT_OK, or EARSHOT_MISUSE for
+ * a NULL handle or an unknown question. */
+int earshot_set_question(earshot *e, earshot_question q);
+
 /* Non-zero while someone is speaking: an utterance has begun and not yet
  * ended. */
 int earshot_in_speech(const earshot *e);
@@ -291,6 +332,12 @@ int earshot_intents_open(earshot_intents **out, const char *grammar_dir);
 /* Analyses one utterance of text (any case; punctuation is ignored).
  * *out and its strings stay valid until the next call on the handle. */
 int earshot_intents_analyze(earshot_intents *g, const char *text, earshot_analysis *out);
+
+/* Sets the question the next texts answer, as earshot_set_question()
+ * does for a recogniser: earshot_intents_analyze() reads each text against
+ * it until it is set again. EARSHOT_ASK_NONE (the default) reads a text on
+ * its own words. Returns EARSHOT_OK or EARSHOT_MISUSE. */
+int earshot_intents_set_question(earshot_intents *g, earshot_question q);
 
 const char *earshot_intents_errmsg(const earshot_intents *g);
 void earshot_intents_close(earshot_intents *g);
@@ -391,6 +438,15 @@ typedef struct earshot_store_config {
     /* 1: open an existing database for reading only (reports): never
      * created, migrated or written; another process may go on writing. */
     int read_only;
+    /* No destructive act on a guess: a forget_me, or a consent_no that
+     * would revoke consent already given, erases only when its intent
+     * confidence reaches confirm_confidence AND the words' mean recogniser
+     * confidence (earshot_utterance.confidence; text has 1) reaches
+     * confirm_word_confidence. Otherwise it is EARSHOT_HEARD_REVIEW.
+     * Defaults 0.8 and 0.5. An answer to EARSHOT_ASK_CONFIRM_FORGET is
+     * the customer's confirmation and needs only these thresholds too. */
+    double confirm_confidence;
+    double confirm_word_confidence;
 } earshot_store_config;
 
 earshot_store_config earshot_store_config_default(void);
@@ -424,7 +480,12 @@ typedef enum earshot_heard {
     EARSHOT_HEARD_QUEUED,    /* redacted and held in memory: database unavailable */
     EARSHOT_HEARD_CONSENTED, /* a consent_yes answer: consent recorded (by voice) */
     EARSHOT_HEARD_DECLINED,  /* a consent_no answer: nothing kept, earlier rows erased */
-    EARSHOT_HEARD_FORGOTTEN  /* a forget_me: the whole session erased */
+    EARSHOT_HEARD_FORGOTTEN, /* a forget_me: the whole session erased */
+    /* A forget_me, or a consent_no that would revoke consent given, heard
+     * with too little confidence (see confirm_confidence): nothing is
+     * erased and the utterance is not kept; a request to review is
+     * recorded on the session (reviews table) for a person to act on. */
+    EARSHOT_HEARD_REVIEW
 } earshot_heard;
 
 /* The voice path and storage in one call: an utterance heard in a
@@ -495,7 +556,12 @@ typedef enum earshot_event_kind {
     EARSHOT_EVENT_CONSENT_PROMPT, /* message: the question to put to them */
     EARSHOT_EVENT_SESSION_END,    /* message: why (silence, no answer, ...) */
     EARSHOT_EVENT_TROUBLE,        /* message: device lost, overflow, storage problem */
-    EARSHOT_EVENT_RECOVERED       /* message: capturing again */
+    EARSHOT_EVENT_RECOVERED,      /* message: capturing again */
+    /* message: the question to put to them before erasing anything
+     * ("Shall I delete everything you said today?"), after a forget_me or
+     * a consent_no that would revoke consent; their yes erases, their no
+     * (or silence) keeps everything. */
+    EARSHOT_EVENT_CONFIRM_PROMPT
 } earshot_event_kind;
 
 typedef struct earshot_event {
@@ -514,6 +580,9 @@ typedef struct earshot_listen_config {
     int rate;                /* capture rate; 0: 16000 if offered, else the device's */
     int consent_granted;     /* 0: ask by voice; 1: consent was given elsewhere */
     const char *consent_prompt;
+    /* Asked before an erasure (EARSHOT_EVENT_CONFIRM_PROMPT); "Shall I
+     * delete everything you said today? Say yes or no." */
+    const char *confirm_prompt;
     const char *channel;     /* this kiosk's name in the database; "kiosk" */
     double session_silence;  /* seconds of silence that end a session; 20 */
     double answer_timeout;   /* seconds to wait for a consent answer; 15 */

@@ -398,7 +398,7 @@ static node *parse_alt(parser *p, char close)
 /* lines and sections                                                   */
 /* ------------------------------------------------------------------ */
 
-enum { SEC_NONE, SEC_INTENT, SEC_TOPIC, SEC_SENTIMENT, SEC_NUMBERS, SEC_RULES };
+enum { SEC_NONE, SEC_INTENT, SEC_TOPIC, SEC_SENTIMENT, SEC_NUMBERS, SEC_RULES, SEC_ANSWERS };
 
 typedef struct file_state {
     int section;
@@ -489,7 +489,7 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
     if (!close || close[1] != '\0') {
         diagf(g, file, lineno, 1, "section header must be one of [intent NAME], "
                                   "[topic NAME], [signal NAME], [sentiment], [numbers], "
-                                  "[rules]");
+                                  "[answers], [rules]");
         st->section = SEC_NONE;
         return;
     }
@@ -499,16 +499,20 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
     snprintf(body, sizeof body, "%.*s", (int)(len < sizeof body ? len : sizeof body - 1), s + 1);
     int n = sscanf(body, "%31s %63s", kind, name);
     int has_name = n == 2;
-    if (!strcmp(kind, "sentiment") || !strcmp(kind, "numbers") || !strcmp(kind, "rules")) {
+    if (!strcmp(kind, "sentiment") || !strcmp(kind, "numbers") || !strcmp(kind, "rules") ||
+        !strcmp(kind, "answers")) {
         if (has_name) {
             diagf(g, file, lineno, (int)(strstr(s, name) - s) + 1, "[%s] takes no name", kind);
         }
-        st->section = kind[0] == 's' ? SEC_SENTIMENT : kind[0] == 'n' ? SEC_NUMBERS : SEC_RULES;
+        st->section = kind[0] == 's'   ? SEC_SENTIMENT
+                      : kind[0] == 'n' ? SEC_NUMBERS
+                      : kind[0] == 'a' ? SEC_ANSWERS
+                                       : SEC_RULES;
         return;
     }
     if (strcmp(kind, "intent") && strcmp(kind, "topic") && strcmp(kind, "signal")) {
         diagf(g, file, lineno, 2, "unknown section kind '%s': use intent, topic, signal, "
-                                  "sentiment, numbers or rules", kind);
+                                  "sentiment, numbers, answers or rules", kind);
         st->section = SEC_NONE;
         return;
     }
@@ -632,8 +636,8 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
     switch (st->section) {
     case SEC_NONE:
         diagf(g, file, lineno, 1, "line outside any section: start with [intent NAME], "
-                                  "[topic NAME], [signal NAME], [sentiment], [numbers] "
-                                  "or [rules]");
+                                  "[topic NAME], [signal NAME], [sentiment], [numbers], "
+                                  "[answers] or [rules]");
         return;
     case SEC_RULES:
         diagf(g, file, lineno, 1, "[rules] holds only rule definitions: <name> = expansion");
@@ -689,6 +693,25 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
         }
         diagf(g, file, lineno, 1, "sentiment lines start with positive W:, negative W:, "
                                   "intensifier W:, negator:, contrast: or hypothetical:");
+        return;
+    }
+    case SEC_ANSWERS: {
+        /* How a customer answers a question put to them; the matcher
+         * reads these only while a question is pending. */
+        static const struct {
+            const char *kw;
+            int target;
+        } kinds[] = {{"yes", EARSHOT__ANSWER_YES}, {"no", EARSHOT__ANSWER_NO},
+                     {"unsure", EARSHOT__ANSWER_UNSURE}, {"filler", EARSHOT__ANSWER_FILLER}};
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+            at = prefix(s, kinds[k].kw, &w, &hw);
+            if (!at)
+                continue;
+            if ((e = parse_expr_at(g, s, at, file, lineno)))
+                add_entry(g, ENTRY_ANSWER, kinds[k].target, 1.0, file, lineno, e);
+            return;
+        }
+        diagf(g, file, lineno, 1, "answer lines start with yes:, no:, unsure: or filler:");
         return;
     }
     case SEC_NUMBERS:

@@ -24,7 +24,16 @@ typedef enum earshot__entry_kind {
     ENTRY_NOT_SCORE,   /* [numbers] not_score: a number here is no rating */
     ENTRY_FROM_POSITIVE, /* [intent X] sentiment positive W; no expr */
     ENTRY_FROM_NEGATIVE, /* [intent X] sentiment negative W; no expr */
+    ENTRY_ANSWER,      /* [answers] yes: / no: / unsure: / filler:; target EARSHOT__ANSWER_* */
 } earshot__entry_kind;
+
+/* Targets of ENTRY_ANSWER. */
+enum {
+    EARSHOT__ANSWER_NO = -1,
+    EARSHOT__ANSWER_UNSURE = 0, /* "not sure", "maybe": no answer, but blocks "sure" */
+    EARSHOT__ANSWER_YES = 1,
+    EARSHOT__ANSWER_FILLER = 2  /* "um", "well", "then": part of a bare answer */
+};
 
 /* Special token ids inside expanded sequences. */
 #define TOK_SLOT_SCORE (-2) /* {score}: a number word 0..10 */

@@ -56,6 +56,9 @@ typedef struct scan {
     double inten[MAX_TOKENS]; /* intensifier factor starting here, 0 none */
     int contrast;             /* position of the last contrast word, -1 */
     int not_score[MAX_TOKENS];
+    /* answer phrases ([answers]): the longest starting here */
+    int ans[MAX_TOKENS];      /* EARSHOT__ANSWER_* */
+    int ans_len[MAX_TOKENS];  /* 0: none starts here */
     /* rating candidates */
     int score, score_strength;
     int start_pos; /* the scan's start position, for ^ */
@@ -79,6 +82,7 @@ struct earshot__matcher {
     float *assoc;
     size_t n_intents, n_topics, n_entries;
     int other; /* index of the "other" intent, or -1 */
+    earshot_question question; /* what the next utterance answers */
     /* per-utterance scratch */
     unsigned *seen;   /* per entry: stamp of the last utterance it counted in */
     unsigned stamp;
@@ -454,6 +458,12 @@ static void apply_hits(scan *s, int node, size_t i, size_t j, int slot_at)
                 if (s->num[k] >= 0)
                     s->not_score[k] = 1;
             break;
+        case ENTRY_ANSWER:
+            if ((int)len > s->ans_len[i]) {
+                s->ans_len[i] = (int)len;
+                s->ans[i] = e->target;
+            }
+            break;
         case ENTRY_NUMBER:
         case ENTRY_FROM_POSITIVE:
         case ENTRY_FROM_NEGATIVE:
@@ -485,6 +495,148 @@ static void walk(scan *s, int node, size_t i, size_t j, int slot_at)
         if ((next = edge_get(m, node, TOK_ANY_NUMBER)) >= 0)
             walk(s, next, i, j + 1, slot_at);
     }
+}
+
+/* The grammar's name for an intent, or NULL when it has none by that
+ * name (a grammar folder without consent intents, say). */
+static const char *intent_named(const earshot__matcher *m, const char *name)
+{
+    for (size_t k = 0; k < m->n_intents; k++)
+        if (!strcmp(earshot__grammar_intent(m->g, k), name))
+            return earshot__grammar_intent(m->g, k);
+    return NULL;
+}
+
+static void set_intent(earshot_analysis *out, const char *intent, double conf)
+{
+    if (!intent)
+        return;
+    out->intent = intent;
+    out->confidence = conf;
+}
+
+/* Reads the utterance as an answer to the pending question. The [answers]
+ * phrases say yes or no; an answer is "bare" when answer phrases and
+ * fillers cover every word ("no that's all", "okay go on then"), which is
+ * what tells a reply to the question from a sentence that happens to hold
+ * "no" ("no one helped me"). Why this is done after the open reading
+ * rather than instead of it: an utterance that ignores the question ("where
+ * are the toilets") keeps its own intent, and forget_me, the customer's
+ * strongest wish, is never overridden by a context. */
+static void read_answer(earshot__matcher *m, scan *s, earshot_analysis *out)
+{
+    out->question = m->question;
+    out->answer = EARSHOT_ANSWER_NONE;
+    if (m->question == EARSHOT_ASK_NONE)
+        return;
+    int polarity = 0, covered = 1;
+    double trust = 1.0; /* the least trusted word of the deciding phrase */
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->ans_len[i]) {
+            covered = 0;
+            continue;
+        }
+        int a = s->ans[i];
+        size_t len = (size_t)s->ans_len[i];
+        /* An answer comes first: "nothing" or "don't" after other words
+         * ("there's nothing wrong") answers nothing. */
+        if ((a == EARSHOT__ANSWER_YES || a == EARSHOT__ANSWER_NO) && !polarity && covered) {
+            /* A negator just before a yes phrase turns it ("not fine by
+             * me"); the first yes or no decides, since people answer first
+             * and explain after ("no, sure, whatever you need" is rare). */
+            polarity = a;
+            if (a == EARSHOT__ANSWER_YES && i > 0 && s->negator[i - 1] && !s->ans_len[i - 1])
+                polarity = EARSHOT__ANSWER_NO;
+            for (size_t k = i; k < i + len && k < s->n; k++)
+                if (word_trust(s->conf[k]) < trust)
+                    trust = word_trust(s->conf[k]);
+        } else if (a == EARSHOT__ANSWER_UNSURE && !polarity && covered) {
+            polarity = 2; /* "not sure": no answer, and "sure" inside it is none */
+        }
+        i += len - 1;
+    }
+    if (polarity == 2)
+        polarity = 0;
+    out->answer = polarity > 0 ? EARSHOT_ANSWER_YES : polarity < 0 ? EARSHOT_ANSWER_NO
+                                                                    : EARSHOT_ANSWER_NONE;
+    int bare = covered && s->n > 0;
+    /* A bare answer is all the customer said in reply: as sure as a
+     * whole-template match (3 / (3 + 1)) plus the context's own weight; an
+     * answer inside a longer sentence less so. */
+    double conf = (bare ? 0.9 : 0.8) * trust;
+    const char *other = m->other >= 0 ? earshot__grammar_intent(m->g, (size_t)m->other) : "other";
+    int is_forget = !strcmp(out->intent, "forget_me");
+    int is_consent = !strcmp(out->intent, "consent_yes") || !strcmp(out->intent, "consent_no");
+
+    switch (m->question) {
+    case EARSHOT_ASK_CONSENT:
+        if (is_forget || !polarity)
+            break;
+        /* A consent intent of its own words stands unless the answer is
+         * bare: "sure but don't record my voice" is a refusal. */
+        if (is_consent && !bare)
+            break;
+    {
+        const char *want = intent_named(m, polarity > 0 ? "consent_yes" : "consent_no");
+        /* Its own words may make it surer than the context does. */
+        set_intent(out, want, out->intent == want && out->confidence > conf ? out->confidence
+                                                                            : conf);
+    }
+        out->score = -1;
+        break;
+    case EARSHOT_ASK_RATING: {
+        if (is_forget || !strcmp(out->intent, "cancel"))
+            break;
+        if (!strcmp(out->intent, "nps") && out->score >= 0)
+            break;
+        /* One number, not part of "ten pounds" or "kiosk four", is the
+         * rating; two different ones ("six or seven") are left alone. */
+        int score = -1, several = 0;
+        double t = 1.0;
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->num[i] < 0 || s->not_score[i])
+                continue;
+            if (score >= 0 && score != s->num[i])
+                several = 1;
+            score = s->num[i];
+            t = word_trust(s->conf[i]);
+        }
+        if (score >= 0 && !several) {
+            if (!(is_consent && !bare)) {
+                set_intent(out, intent_named(m, "nps"), 0.85 * t);
+                out->score = score;
+            }
+        } else if (bare && (polarity || is_consent)) {
+            /* "no thanks" declines to rate; it withdraws no consent. */
+            set_intent(out, other, conf);
+            out->score = -1;
+        }
+        break;
+    }
+    case EARSHOT_ASK_ANYTHING_ELSE:
+        if (bare && polarity && !is_forget) {
+            set_intent(out, other, conf);
+            out->score = -1;
+        }
+        break;
+    case EARSHOT_ASK_CONFIRM_FORGET:
+        if (polarity > 0 && (bare || !is_consent)) {
+            set_intent(out, intent_named(m, "forget_me"),
+                       is_forget && out->confidence > conf ? out->confidence : conf);
+        } else if (polarity < 0 && (bare || !is_forget)) {
+            /* "no, keep it": the customer changed their mind. */
+            set_intent(out, other, conf);
+        }
+        out->score = -1;
+        break;
+    case EARSHOT_ASK_NONE:
+        break;
+    }
+}
+
+void earshot__matcher_set_question(earshot__matcher *m, earshot_question q)
+{
+    m->question = q;
 }
 
 /* Lower-cases and splits on anything but letters, digits and apostrophes.
@@ -571,6 +723,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     memset(s->hypo, 0, n * sizeof *s->hypo);
     memset(s->inten, 0, n * sizeof *s->inten);
     memset(s->not_score, 0, n * sizeof *s->not_score);
+    memset(s->ans_len, 0, n * sizeof *s->ans_len);
     s->score_strength = 0;
     s->contrast = -1;
     s->score = -1;
@@ -695,6 +848,7 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     }
     int is_nps = chosen >= 0 && !strcmp(out->intent, "nps");
     out->score = is_nps ? s->score : -1;
+    read_answer(m, s, out);
 
     double ss = tanh(sum / 1.5);
     if (out->score >= 0) {
@@ -812,6 +966,14 @@ int earshot_intents_analyze(earshot_intents *h, const char *text, earshot_analys
     if (!h || !h->m || !text || !out)
         return EARSHOT_MISUSE;
     return earshot__matcher_analyze(h->m, text, NULL, 0, out);
+}
+
+int earshot_intents_set_question(earshot_intents *h, earshot_question q)
+{
+    if (!h || !h->m || q < EARSHOT_ASK_NONE || q > EARSHOT_ASK_CONFIRM_FORGET)
+        return EARSHOT_MISUSE;
+    earshot__matcher_set_question(h->m, q);
+    return EARSHOT_OK;
 }
 
 const char *earshot_intents_errmsg(const earshot_intents *h)

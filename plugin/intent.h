@@ -27,6 +27,10 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
 
 void earshot__matcher_free(earshot__matcher *m);
 
+/* The question the next utterances answer (earshot_question); analysis
+ * reads them against it. EARSHOT_ASK_NONE at creation. */
+void earshot__matcher_set_question(earshot__matcher *m, earshot_question q);
+
 /* With a redactor set, digits that redaction would turn into [PHONE],
  * [CARD], [NUMBER] or [EMAIL] are taken out before matching, so a phone
  * number's "seven" is not read as a rating. r must outlive m. */

@@ -26,7 +26,7 @@ typedef enum { IDLE, AWAITING, ACTIVE, DECLINED } session_state;
 
 struct earshot_listener {
     earshot_listen_config cfg;
-    char *device, *channel, *prompt;
+    char *device, *channel, *prompt, *confirm_prompt;
     earshot *rec;
     earshot_store *store; /* NULL: nothing is kept */
     earshot__ring ring;
@@ -41,6 +41,10 @@ struct earshot_listener {
     double base;            /* audio seconds before the recogniser's stream began */
     double last_speech;     /* end of the last utterance, audio seconds */
     double asked_at;        /* when the consent prompt went out */
+    /* An erasure waiting for the customer's yes (EARSHOT_ASK_CONFIRM_FORGET
+     * is set on the recogniser meanwhile); confirm_at is when it was asked. */
+    int confirming;
+    double confirm_at;
     size_t dropped_seen;
     time_t dropped_said;    /* overflow is reported at most every 5 s */
     int rc;                 /* first fatal error seen inside a callback */
@@ -74,6 +78,7 @@ earshot_listen_config earshot_listen_config_default(void)
         .consent_granted = 0,
         .consent_prompt = "Hello! May we keep what you say to improve our service? "
                           "Say yes or no. You can say forget me at any time.",
+        .confirm_prompt = "Shall I delete everything you said today? Say yes or no.",
         .channel = "kiosk",
         .session_silence = 20.0,
         .answer_timeout = 15.0,
@@ -90,8 +95,18 @@ static double now_audio(earshot_listener *l)
     return l->base + earshot_stream_seconds(l->rec);
 }
 
+/* The question pending on the recogniser, so the next answer is read
+ * against it (earshot_question). */
+static void set_pending(earshot_listener *l, earshot_question q)
+{
+    earshot_set_question(l->rec, q);
+}
+
 static void end_session(earshot_listener *l, const char *why)
 {
+    /* Whatever was pending is no longer asked: silence is never a yes. */
+    l->confirming = 0;
+    set_pending(l, EARSHOT_ASK_NONE);
     if (l->state == IDLE)
         return;
     if (l->store && l->session > 0)
@@ -138,6 +153,44 @@ static int on_utterance(const earshot_utterance *u, void *user)
     }
     l->last_speech = copy.end;
     earshot_heard heard = EARSHOT_HEARD_DROPPED;
+    const earshot_analysis *an = copy.analysis;
+    if (l->confirming) {
+        /* The answer to "Shall I delete everything?": only a yes erases.
+         * Anything else keeps what was said; an utterance that is no
+         * answer at all is then heard as usual. */
+        l->confirming = 0;
+        set_pending(l, EARSHOT_ASK_NONE);
+        if (an && (an->answer == EARSHOT_ANSWER_YES || !strcmp(an->intent, "forget_me"))) {
+            earshot_forget_what w = {.session = l->session};
+            int rc = earshot_forget(l->store, &w, NULL, NULL);
+            if (rc != EARSHOT_OK)
+                emit(l, EARSHOT_EVENT_TROUBLE, NULL, heard, "%s", earshot_store_errmsg(l->store));
+            else
+                heard = EARSHOT_HEARD_FORGOTTEN;
+            emit(l, EARSHOT_EVENT_UTTERANCE, &copy, heard, NULL);
+            if (rc == EARSHOT_OK)
+                l->state = DECLINED;
+            return 0;
+        }
+        if (an && an->answer == EARSHOT_ANSWER_NO) {
+            emit(l, EARSHOT_EVENT_UTTERANCE, &copy, heard, NULL);
+            return 0;
+        }
+    }
+    /* No destructive act on a guess: once something is kept, a forget_me
+     * or a revocation is first confirmed by voice. Before consent nothing
+     * is kept, so a "no" or "forget me" then destroys nothing and is
+     * carried out at once. */
+    if (l->store && l->state == ACTIVE && an &&
+        (!strcmp(an->intent, "forget_me") || !strcmp(an->intent, "consent_no"))) {
+        emit(l, EARSHOT_EVENT_UTTERANCE, &copy, heard, NULL);
+        l->confirming = 1;
+        l->confirm_at = copy.end;
+        set_pending(l, EARSHOT_ASK_CONFIRM_FORGET);
+        emit(l, EARSHOT_EVENT_CONFIRM_PROMPT, NULL, EARSHOT_HEARD_DROPPED, "%s",
+             l->confirm_prompt);
+        return 0;
+    }
     if (l->store && l->state != DECLINED) {
         int rc = earshot_store_utterance(l->store, l->session, &copy, NULL, 0, &heard);
         if (rc != EARSHOT_OK)
@@ -148,6 +201,7 @@ static int on_utterance(const earshot_utterance *u, void *user)
     case EARSHOT_HEARD_CONSENTED:
         l->state = ACTIVE;
         ask = 0;
+        set_pending(l, EARSHOT_ASK_NONE);
         break;
     case EARSHOT_HEARD_DECLINED:
     case EARSHOT_HEARD_FORGOTTEN:
@@ -157,14 +211,17 @@ static int on_utterance(const earshot_utterance *u, void *user)
             earshot_session_end(l->store, l->session);
         l->state = DECLINED;
         ask = 0;
+        set_pending(l, EARSHOT_ASK_NONE);
         break;
     default:
         break;
     }
     /* The first words open the session; the question comes after them,
      * unless they already answered it. */
-    if (ask)
+    if (ask) {
         emit(l, EARSHOT_EVENT_CONSENT_PROMPT, NULL, EARSHOT_HEARD_DROPPED, "%s", l->prompt);
+        set_pending(l, EARSHOT_ASK_CONSENT);
+    }
     return 0;
 }
 
@@ -173,6 +230,11 @@ static void check_timeouts(earshot_listener *l)
     double t = now_audio(l);
     if (earshot_in_speech(l->rec))
         return; /* someone is talking: no timeout runs */
+    if (l->confirming && t - l->confirm_at > l->cfg.answer_timeout) {
+        /* No answer to the confirmation: nothing is erased. */
+        l->confirming = 0;
+        set_pending(l, EARSHOT_ASK_NONE);
+    }
     if (l->state == AWAITING && t - l->asked_at > l->cfg.answer_timeout)
         end_session(l, "no answer to the consent question: nothing kept");
     else if (l->state != IDLE && t - l->last_speech > l->cfg.session_silence)
@@ -208,7 +270,10 @@ int earshot_listen_open(earshot_listener **out, const earshot_listen_config *lcf
     l->device = dup0(lcfg->device);
     l->channel = dup0(lcfg->channel ? lcfg->channel : "kiosk");
     l->prompt = dup0(lcfg->consent_prompt ? lcfg->consent_prompt : "");
-    if ((lcfg->device && !l->device) || !l->channel || !l->prompt)
+    l->confirm_prompt = dup0(lcfg->confirm_prompt
+                                 ? lcfg->confirm_prompt
+                                 : earshot_listen_config_default().confirm_prompt);
+    if ((lcfg->device && !l->device) || !l->channel || !l->prompt || !l->confirm_prompt)
         return set_error(l, EARSHOT_NOMEM, "out of memory");
     if (!rcfg->analyze && scfg && !lcfg->consent_granted)
         return set_error(l, EARSHOT_MISUSE, "asking for consent needs analysis (analyze = 1)");
@@ -396,5 +461,6 @@ void earshot_listen_close(earshot_listener *l)
     free(l->device);
     free(l->channel);
     free(l->prompt);
+    free(l->confirm_prompt);
     free(l);
 }

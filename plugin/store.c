@@ -35,7 +35,8 @@
  * Version 1 was the first layout (sessions, consents, utterances);
  * version 2 added provenance and audio columns and the audit table;
  * version 3 added effort signals and the file's random identity;
- * version 4 the audio-quality verdict of each utterance. Never
+ * version 4 added requests to review (an erasure heard too unsurely to
+ * carry out); version 5 the audio-quality verdict of each utterance. Never
  * edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
@@ -87,7 +88,19 @@ static const char *const migrations[] = {
      * database, never a customer. */
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     "INSERT INTO meta VALUES ('id', lower(hex(randomblob(16))));",
-    /* 4: rows from before the verdict existed are 'ok' by default, which
+    /* 4 */
+    /* A forget_me or revocation heard with too little confidence: a person
+     * decides. No text is kept (the customer may have asked for exactly
+     * that to go), only what was heard and how surely. */
+    "CREATE TABLE reviews ("
+    "  id INTEGER PRIMARY KEY,"
+    "  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+    "  at TEXT NOT NULL,"
+    "  intent TEXT NOT NULL,"
+    "  confidence REAL,"
+    "  word_confidence REAL);"
+    "CREATE INDEX reviews_session ON reviews(session_id);",
+    /* 5: rows from before the verdict existed are 'ok' by default, which
      * is what every report said of them until then. */
     "ALTER TABLE utterances ADD COLUMN quality TEXT NOT NULL DEFAULT 'ok';",
 };
@@ -131,6 +144,8 @@ earshot_store_config earshot_store_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .read_only = 0,
+        .confirm_confidence = 0.75,
+        .confirm_word_confidence = 0.5,
     };
 }
 
@@ -949,6 +964,40 @@ static int is_intent(const earshot_utterance *u, const char *name)
     return u->analysis && u->analysis->intent && !strcmp(u->analysis->intent, name);
 }
 
+/* No destructive act on a guess: sure enough by the intent's confidence
+ * and by the recogniser's own confidence in the words (a misheard "thank
+ * you don't monitor ..." reads as consent_no at about 0.7). */
+static int sure_enough(const earshot_store *s, const earshot_utterance *u)
+{
+    double words = u->n_words || u->confidence > 0 ? u->confidence : 1.0;
+    return u->analysis->confidence >= s->cfg.confirm_confidence &&
+           words >= s->cfg.confirm_word_confidence;
+}
+
+static int record_review(earshot_store *s, int64_t session, const earshot_utterance *u)
+{
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int src = prep(s, &st, "INSERT INTO reviews (session_id, at, intent, confidence, "
+                           "word_confidence) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot record a request to review");
+    sqlite3_bind_int64(st, 1, session);
+    sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, u->analysis->intent, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(st, 4, u->analysis->confidence);
+    sqlite3_bind_double(st, 5, u->n_words || u->confidence > 0 ? u->confidence : 1.0);
+    src = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (src != SQLITE_DONE)
+        return db_fail(s, src, "cannot record a request to review");
+    say(s, EARSHOT_LOG_WARN, "session %lld: %s heard at confidence %.2f: not erased, marked for "
+                             "review", (long long)session, u->analysis->intent,
+        u->analysis->confidence);
+    return EARSHOT_OK;
+}
+
 int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
                             const int16_t *pcm, size_t n_samples, earshot_heard *what)
 {
@@ -975,6 +1024,12 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
         return EARSHOT_OK; /* forgotten (or never begun): nothing is kept */
     /* The precedence of the intents makes these unambiguous: forget_me
      * outranks consent_no, which outranks consent_yes. */
+    if (is_intent(u, "forget_me") && !sure_enough(s, u)) {
+        int rc = record_review(s, session, u);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_REVIEW;
+        return rc;
+    }
     if (is_intent(u, "forget_me")) {
         int64_t ns = 0, nu = 0;
         earshot_forget_what w = {.session = session};
@@ -987,6 +1042,15 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     int64_t consent = active_consent(s, session, &audio, &src);
     if (src != SQLITE_OK)
         return db_fail(s, src, "cannot read consent");
+    if (is_intent(u, "consent_no") && consent && !sure_enough(s, u)) {
+        /* Revoking erases what consent covered: the same care as a
+         * forget_me. Without consent a "no" destroys nothing and needs
+         * none. */
+        int rc = record_review(s, session, u);
+        if (rc == EARSHOT_OK)
+            *what = EARSHOT_HEARD_REVIEW;
+        return rc;
+    }
     if (is_intent(u, "consent_no")) {
         *what = EARSHOT_HEARD_DECLINED;
         return consent ? earshot_consent_revoke(s, session, NULL) : EARSHOT_OK;
@@ -1170,7 +1234,7 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         "   'model', model_hash, 'grammar', grammar_hash, 'audio', audio IS NOT NULL,"
         "   'quality', %s))"
         "   FROM (SELECT * FROM utterances WHERE session_id = sessions.id ORDER BY id) u))"
-        " FROM sessions WHERE id = ?1", s->version >= 4 ? "quality" : "'ok'");
+        " FROM sessions WHERE id = ?1", s->version >= 5 ? "quality" : "'ok'");
     int src = prep(s, &st, sql);
     if (src != SQLITE_OK)
         return db_fail(s, src, "cannot export");
@@ -1307,7 +1371,7 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
             " JOIN sessions s ON s.id = u.session_id JOIN consents c ON c.id = u.consent_id"
             " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
             "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id",
-            s->version >= 3 ? "u.signals" : "''", s->version >= 4 ? "u.quality" : "'ok'");
+            s->version >= 3 ? "u.signals" : "''", s->version >= 5 ? "u.quality" : "'ok'");
         src = sql ? prep(s, &st, sql) : SQLITE_NOMEM;
         sqlite3_free(sql);
         if (src == SQLITE_OK) {

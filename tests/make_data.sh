@@ -79,6 +79,14 @@ session listen-yes "hello there" "yes you can record me" \
 session consent-forget "yes you can record me" \
   "the checkout queue was far too long today" \
   "please delete everything i just said"
+# The listener asks before erasing: this customer confirms.
+session consent-forget-yes "yes you can record me" \
+  "the checkout queue was far too long today" \
+  "please delete everything i just said" "yes"
+# Consent given elsewhere, then praise that reads as a refusal when heard
+# wrongly (issue 12): the session must survive whatever is heard.
+session granted-praise "the checkout queue was far too long today" \
+  "thank you don't monitor the staff so closely they were lovely"
 
 # Audio-quality verdicts (tests/test_quality.c): one sentence spoken clean,
 # over a phone line's band at 8 kHz and band-limited at 16 kHz, overloaded,

@@ -213,7 +213,7 @@ static void test_errors_with_positions(void **state)
         "bad.grammar:7:11: empty alternative: write [x] for something optional\n",
         "bad.grammar:8:1: words are lower case\n",
         "bad.grammar:9:2: unknown section kind 'intnet': use intent, topic, signal, "
-        "sentiment, numbers or rules\n",
+        "sentiment, numbers, answers or rules\n",
         "bad.grammar:10:1: [topic] needs a name, as in [topic NAME]\n",
         "bad.grammar:12:9: positive needs a weight, as in 'positive 1.0: ...'\n",
         "bad.grammar:13:1: sentiment lines start with positive W:, negative W:, "

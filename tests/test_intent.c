@@ -245,6 +245,143 @@ static void test_robust_input(void **state)
     assert_int_equal(earshot_intents_analyze(g, NULL, &a), EARSHOT_MISUSE);
 }
 
+/* Reads each case against question q, then puts the matcher back to no
+ * question so the other tests read text on its own words. */
+static int check_in_context(earshot_question q, const expect *cases, size_t n,
+                            earshot_answer answer)
+{
+    assert_int_equal(earshot_intents_set_question(g, q), EARSHOT_OK);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        earshot_analysis a;
+        assert_int_equal(earshot_intents_analyze(g, cases[i].text, &a), EARSHOT_OK);
+        assert_int_equal(a.question, q);
+        if (strcmp(a.intent, cases[i].intent) || (answer && a.answer != answer)) {
+            printf("  \"%s\": %s (answer %d), want %s\n", cases[i].text, a.intent, a.answer,
+                   cases[i].intent);
+            bad++;
+        }
+        assert_true(a.confidence >= 0.0 && a.confidence <= 1.0);
+    }
+    assert_int_equal(earshot_intents_set_question(g, EARSHOT_ASK_NONE), EARSHOT_OK);
+    return bad;
+}
+
+/* After "May we keep what you say?": 24 ways to say yes and 24 to say no,
+ * none of them in the dev set; out of context most are "other". */
+static void test_consent_answers_in_context(void **state)
+{
+    static const expect yes[] = {
+        {"sure", "consent_yes"},           {"go ahead", "consent_yes"},
+        {"fine by me", "consent_yes"},     {"absolutely yes", "consent_yes"},
+        {"okay go on", "consent_yes"},     {"yeah why not", "consent_yes"},
+        {"of course", "consent_yes"},      {"no problem", "consent_yes"},
+        {"no worries", "consent_yes"},     {"that's fine", "consent_yes"},
+        {"yep", "consent_yes"},            {"go for it", "consent_yes"},
+        {"i don't mind", "consent_yes"},   {"sounds good", "consent_yes"},
+        {"um okay then", "consent_yes"},   {"yes please", "consent_yes"},
+        {"certainly", "consent_yes"},      {"alright then", "consent_yes"},
+        {"works for me", "consent_yes"},   {"happy to", "consent_yes"},
+        {"i suppose so", "consent_yes"},   {"oh go on then", "consent_yes"},
+        {"yeah sure thing", "consent_yes"}, {"well okay", "consent_yes"},
+    };
+    static const expect no[] = {
+        {"i'd rather not", "consent_no"},      {"no thanks", "consent_no"},
+        {"nope", "consent_no"},                {"nah", "consent_no"},
+        {"not really", "consent_no"},          {"not today thanks", "consent_no"},
+        {"i'd prefer not", "consent_no"},      {"please don't", "consent_no"},
+        {"absolutely not", "consent_no"},      {"no way", "consent_no"},
+        {"not a chance", "consent_no"},        {"i don't think so", "consent_no"},
+        {"i'll pass", "consent_no"},           {"not for me thanks", "consent_no"},
+        {"no no", "consent_no"},               {"um no", "consent_no"},
+        {"certainly not", "consent_no"},       {"i'm good thanks", "consent_no"},
+        {"rather not", "consent_no"},          {"no thank you", "consent_no"},
+        {"nah thanks mate", "consent_no"},     {"well no", "consent_no"},
+        {"of course not", "consent_no"},       {"not at the moment", "consent_no"},
+    };
+    assert_int_equal(check_in_context(EARSHOT_ASK_CONSENT, yes, sizeof yes / sizeof *yes,
+                                      EARSHOT_ANSWER_YES), 0);
+    assert_int_equal(check_in_context(EARSHOT_ASK_CONSENT, no, sizeof no / sizeof *no,
+                                      EARSHOT_ANSWER_NO), 0);
+    /* What ignores the question keeps its own meaning; "not sure" is no
+     * answer; forget_me is never overridden. */
+    static const expect rest[] = {
+        {"where are the toilets", "question"},
+        {"not sure", "other"},
+        {"there's nothing wrong with the coffee", "praise"},
+        {"no and delete whatever you have already recorded", "forget_me"},
+        {"sure but please don't record my voice", "consent_no"},
+    };
+    assert_int_equal(check_in_context(EARSHOT_ASK_CONSENT, rest, sizeof rest / sizeof *rest, 0),
+                     0);
+    /* Out of context, a bare "fine by me" says nothing of consent. */
+    earshot_analysis a;
+    assert_int_equal(earshot_intents_analyze(g, "fine by me", &a), EARSHOT_OK);
+    assert_string_equal(a.intent, "other");
+    assert_int_equal(a.question, EARSHOT_ASK_NONE);
+    assert_int_equal(a.answer, EARSHOT_ANSWER_NONE);
+    assert_int_equal(earshot_intents_set_question(g, (earshot_question)99), EARSHOT_MISUSE);
+    assert_int_equal(earshot_intents_set_question(NULL, EARSHOT_ASK_NONE), EARSHOT_MISUSE);
+}
+
+/* After the rating question a number is the rating; a refusal declines to
+ * rate and revokes nothing. */
+static void test_ratings_in_context(void **state)
+{
+    static const struct {
+        const char *text, *intent;
+        int score;
+    } cases[] = {
+        {"seven", "nps", 7},           {"a solid eight", "nps", 8},
+        {"probably a six", "nps", 6},  {"um five i guess", "nps", 5},
+        {"10", "nps", 10},             {"zero", "nps", 0},
+        {"nine definitely", "nps", 9}, {"maybe a four", "nps", 4},
+        {"no thanks", "other", -1},    {"i'd rather not", "other", -1},
+        {"ten pounds for a sandwich is far too expensive", "complaint", -1},
+        {"i want to cancel my membership", "cancel", -1},
+    };
+    assert_int_equal(earshot_intents_set_question(g, EARSHOT_ASK_RATING), EARSHOT_OK);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        earshot_analysis a;
+        assert_int_equal(earshot_intents_analyze(g, cases[i].text, &a), EARSHOT_OK);
+        if (strcmp(a.intent, cases[i].intent) || a.score != cases[i].score) {
+            printf("  \"%s\": %s %d, want %s %d\n", cases[i].text, a.intent, a.score,
+                   cases[i].intent, cases[i].score);
+            bad++;
+        }
+    }
+    assert_int_equal(earshot_intents_set_question(g, EARSHOT_ASK_NONE), EARSHOT_OK);
+    assert_int_equal(bad, 0);
+}
+
+static void test_anything_else_and_confirm(void **state)
+{
+    static const expect anything[] = {
+        {"no that's all", "other"},
+        {"no thanks that's everything", "other"},
+        {"nothing else thanks", "other"},
+        {"yes the toilets were filthy", "complaint"},
+        {"no one helped me find the milk", "complaint"},
+    };
+    assert_int_equal(check_in_context(EARSHOT_ASK_ANYTHING_ELSE, anything,
+                                      sizeof anything / sizeof *anything, 0), 0);
+    static const expect confirm_yes[] = {
+        {"yes", "forget_me"}, {"yes please", "forget_me"}, {"yeah go on", "forget_me"},
+        {"sure", "forget_me"}, {"yes delete it", "forget_me"}, {"okay", "forget_me"},
+    };
+    static const expect confirm_no[] = {
+        {"no", "other"}, {"no keep it", "other"}, {"actually no", "other"},
+        {"i've changed my mind", "other"}, {"no thanks", "other"}, {"nope", "other"},
+    };
+    assert_int_equal(check_in_context(EARSHOT_ASK_CONFIRM_FORGET, confirm_yes,
+                                      sizeof confirm_yes / sizeof *confirm_yes,
+                                      EARSHOT_ANSWER_YES), 0);
+    assert_int_equal(check_in_context(EARSHOT_ASK_CONFIRM_FORGET, confirm_no,
+                                      sizeof confirm_no / sizeof *confirm_no,
+                                      EARSHOT_ANSWER_NO), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +392,9 @@ int main(void)
         cmocka_unit_test(test_numbers_that_are_not_ratings),
         cmocka_unit_test(test_topics),
         cmocka_unit_test(test_robust_input),
+        cmocka_unit_test(test_consent_answers_in_context),
+        cmocka_unit_test(test_ratings_in_context),
+        cmocka_unit_test(test_anything_else_and_confirm),
     };
     return cmocka_run_group_tests_name("intent", tests, setup, teardown);
 }

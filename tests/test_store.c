@@ -205,7 +205,7 @@ static void test_consent_matrix(void **state)
     struct stat st;
     assert_int_equal(stat(db, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(sql_int("PRAGMA user_version"), 4);
+    assert_int_equal(sql_int("PRAGMA user_version"), 5);
     char *mode = sql_text("PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -262,6 +262,91 @@ static void test_voice_path(void **state)
     assert_int_equal(hear(s, c, "the coffee was cold", &what), EARSHOT_OK);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 1);
     assert_int_equal(hear(s, c, "actually no i do not want to be recorded", &what), EARSHOT_OK);
+    assert_int_equal(what, EARSHOT_HEARD_DECLINED);
+    assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 0);
+    earshot_store_close(s);
+}
+
+/* Like hear(), with the recogniser's mean word confidence and a pending
+ * question. */
+static int hear_as(earshot_store *s, int64_t session, const char *text, double words,
+                   earshot_question q, earshot_analysis *a, earshot_heard *what)
+{
+    assert_int_equal(earshot_intents_set_question(grammar, q), EARSHOT_OK);
+    assert_int_equal(earshot_intents_analyze(grammar, text, a), EARSHOT_OK);
+    assert_int_equal(earshot_intents_set_question(grammar, EARSHOT_ASK_NONE), EARSHOT_OK);
+    earshot_utterance u = {.text = text, .start = 1.0, .end = 2.5, .confidence = words,
+                           .n_words = 1, .analysis = a, .model_id = "00000000000000aa",
+                           .grammar_id = "00000000000000bb"};
+    return earshot_store_utterance(s, session, &u, NULL, 0, what);
+}
+
+/* Issue 12: no destructive act on a guess. */
+static void test_no_erasure_on_a_guess(void **state)
+{
+    (void)state;
+    fresh();
+    earshot_store *s = open_db(-1, 0);
+    earshot_heard what;
+    earshot_analysis a;
+
+    /* Consent given elsewhere (--consent granted), two rows kept, then
+     * praise misheard as "thank you don't monitor ...": a consent_no
+     * below the threshold. Nothing is erased or revoked; a review is
+     * recorded, without the words. */
+    int64_t granted;
+    assert_int_equal(earshot_session_begin(s, "phone", &granted), EARSHOT_OK);
+    assert_int_equal(earshot_consent_grant(s, granted, EARSHOT_SCOPE_TRANSCRIPTS,
+                                           EARSHOT_BY_ELSEWHERE, NULL), EARSHOT_OK);
+    assert_int_equal(hear(s, granted, "the checkout queue was far too long", &what), EARSHOT_OK);
+    assert_int_equal(hear(s, granted, "your staff were brilliant", &what), EARSHOT_OK);
+    assert_int_equal(hear_as(s, granted, "thank you don't monitor the staff so closely they "
+                             "were lovely", 0.9, EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
+    assert_string_equal(a.intent, "consent_no");
+    assert_true(a.confidence < 0.75);
+    assert_int_equal(what, EARSHOT_HEARD_REVIEW);
+    assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
+    assert_int_equal(sql_int("SELECT count(*) FROM consents WHERE revoked_at IS NULL"), 1);
+    assert_int_equal(sql_int("SELECT count(*) FROM reviews WHERE intent = 'consent_no'"), 1);
+    assert_false(db_files_contain("monitor"));
+    /* Still consented: what follows is kept. */
+    assert_int_equal(hear(s, granted, "the coffee was cold", &what), EARSHOT_OK);
+    assert_int_equal(what, EARSHOT_HEARD_STORED);
+
+    /* A forget_me the words make plain but the recogniser doubted (mean
+     * word confidence 0.3): recorded for review, never erased. */
+    assert_int_equal(hear_as(s, granted, "please delete everything i just said", 0.3,
+                             EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
+    assert_string_equal(a.intent, "forget_me");
+    assert_int_equal(what, EARSHOT_HEARD_REVIEW);
+    /* A forget_me of low intent confidence, however clearly heard. */
+    assert_int_equal(hear_as(s, granted, "i've changed my mind please forget all my answers", 1.0,
+                             EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
+    assert_string_equal(a.intent, "forget_me");
+    assert_true(a.confidence < 0.75);
+    assert_int_equal(what, EARSHOT_HEARD_REVIEW);
+    assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 3);
+    assert_int_equal(sql_int("SELECT count(*) FROM reviews WHERE intent = 'forget_me'"), 2);
+
+    /* The customer confirms ("Shall I delete everything you said today?"
+     * - "yes please"): that is confident, and the session goes, reviews
+     * with it. */
+    assert_int_equal(hear_as(s, granted, "yes please", 0.9, EARSHOT_ASK_CONFIRM_FORGET, &a,
+                             &what), EARSHOT_OK);
+    assert_string_equal(a.intent, "forget_me");
+    assert_int_equal(what, EARSHOT_HEARD_FORGOTTEN);
+    assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM sessions"), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM reviews"), 0);
+
+    /* A clear revocation after a spoken yes still revokes. */
+    int64_t b;
+    assert_int_equal(earshot_session_begin(s, "kiosk", &b), EARSHOT_OK);
+    assert_int_equal(hear_as(s, b, "fine by me", 0.9, EARSHOT_ASK_CONSENT, &a, &what),
+                     EARSHOT_OK);
+    assert_int_equal(what, EARSHOT_HEARD_CONSENTED);
+    assert_int_equal(hear(s, b, "the coffee was cold", &what), EARSHOT_OK);
+    assert_int_equal(hear(s, b, "actually no i do not want to be recorded", &what), EARSHOT_OK);
     assert_int_equal(what, EARSHOT_HEARD_DECLINED);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 0);
     earshot_store_close(s);
@@ -455,7 +540,7 @@ static void test_migrations(void **state)
     close(fd);
     earshot_store *s = open_db(-1, 0);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 4);
+    assert_int_equal(sql_int("PRAGMA user_version"), 5);
     assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);
 
     /* From version 1, keeping its rows. */
@@ -468,7 +553,7 @@ static void test_migrations(void **state)
     int64_t n = session_with(s, "new-kiosk", "the lifts were broken");
     assert_true(n > 1);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 4);
+    assert_int_equal(sql_int("PRAGMA user_version"), 5);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances WHERE text = "
                              "'the toilets were dirty' AND model_hash IS NULL"), 1);
@@ -809,6 +894,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_consent_matrix),
         cmocka_unit_test(test_voice_path),
+        cmocka_unit_test(test_no_erasure_on_a_guess),
         cmocka_unit_test(test_redacted_before_writing),
         cmocka_unit_test(test_forget_erases_bytes),
         cmocka_unit_test(test_export_and_sessions),
