@@ -168,7 +168,18 @@ typedef struct earshot_config {
      * $XDG_CACHE_HOME/earshot or ~/.cache/earshot; if neither can be
      * written, the model is compiled in memory at each open. */
     const char *cache_dir;
+
+    /* Audio front end run on the PCM before the recogniser (speexdsp's
+     * preprocessor), the same for fed PCM and files: EARSHOT_FRONTEND_OFF,
+     * _DENOISE (noise suppression) or _DENOISE_AGC (plus automatic gain,
+     * for a customer far from the microphone). It restarts at each stream.
+     * Default and measured figures: README "Audio front end". */
+    int frontend;
+    /* Noise attenuation of the front end in dB, negative; 0: -15. */
+    int noise_suppress_db;
 } earshot_config;
+
+enum { EARSHOT_FRONTEND_OFF = 0, EARSHOT_FRONTEND_DENOISE = 1, EARSHOT_FRONTEND_DENOISE_AGC = 2 };
 
 #define EARSHOT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 
