@@ -25,10 +25,10 @@ static SpeexPreprocessState *make_state(int mode, int noise_db)
      * words. */
     int agc = mode == EARSHOT_FRONTEND_DENOISE_AGC;
     speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_AGC, agc ? &on : &off);
-    /* speexdsp's VAD would zero non-speech frames; PocketSphinx runs its own
-     * VAD on the features and exact zeros upset its normalisation. */
-    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_VAD, &off);
-    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_DEREVERB, &off);
+    /* speexdsp's VAD stays off (its default; setting it, even to off,
+     * prints a warning): PocketSphinx runs its own VAD on the features. */
+    int dereverb = getenv("EARSHOT_FE_DEREVERB") != NULL; /* MEASURE ONLY */
+    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_DEREVERB, dereverb ? &on : &off);
     return st;
 }
 
