@@ -40,7 +40,7 @@ static const char *const main_usage =
 
 static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
-    "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
+    "                          [--frontend off|on|agc] [--db PATH [--consent ask|granted] [--channel NAME]\n"
     "                          [--retain-days N]] [--verbose] FILE...\n"
     "\n"
     "Recognises each audio file offline (WAV, FLAC, OGG, ...; any sample rate\n"
@@ -57,6 +57,8 @@ static const char *const transcribe_usage =
     "  --no-analyze  transcripts only: no intents, generic language model\n"
     "  --model DIR   a PocketSphinx model folder (acoustic model, *.dict, LM);\n"
     "                default " EARSHOT_DEFAULT_MODEL_DIR "\n"
+    "  --frontend M  audio front end: off, on (noise suppression) or agc (noise\n"
+    "                suppression + automatic gain); default off (README)\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
@@ -81,6 +83,15 @@ static void errorf(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* --frontend's value as an EARSHOT_FRONTEND_* mode; -1 if unknown. */
+static int parse_frontend(const char *v)
+{
+    return !strcmp(v, "off")   ? EARSHOT_FRONTEND_OFF
+           : !strcmp(v, "on")  ? EARSHOT_FRONTEND_DENOISE
+           : !strcmp(v, "agc") ? EARSHOT_FRONTEND_DENOISE_AGC
+                               : -1;
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -510,6 +521,10 @@ static int cmd_transcribe(int argc, char **argv)
             cfg.verbose = 1;
         } else if (!strcmp(a, "--no-analyze")) {
             cfg.analyze = 0;
+        } else if (!strcmp(a, "--frontend")) {
+            if (i + 1 >= argc || (cfg.frontend = parse_frontend(argv[i + 1])) < 0)
+                return usage_error("transcribe ", "--frontend is off, on or agc%s", "");
+            i++;
         } else if (!strcmp(a, "--db") || !strcmp(a, "--consent") || !strcmp(a, "--channel") ||
                    !strcmp(a, "--retain-days")) {
             if (i + 1 >= argc)
@@ -969,6 +984,7 @@ static const char *const listen_usage =
     "                      [--consent ask|granted] [--json] [--say-cmd CMD]\n"
     "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
+    "                      [--frontend off|on|agc]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised.\n"
     "A session begins when someone speaks and ends after --session-silence\n"
@@ -1093,8 +1109,13 @@ static int cmd_listen(int argc, char **argv)
                     !strcmp(a, "--grammar") || !strcmp(a, "--model") || !strcmp(a, "--rate") ||
                     !strcmp(a, "--session-silence") || !strcmp(a, "--answer-timeout") ||
                     !strcmp(a, "--max-seconds") || !strcmp(a, "--buffer") ||
-                    !strcmp(a, "--retain-days"))) {
+                    !strcmp(a, "--retain-days") || !strcmp(a, "--frontend"))) {
             const char *v = argv[++i];
+            if (!strcmp(a, "--frontend")) {
+                if ((rcfg.frontend = parse_frontend(v)) < 0)
+                    return usage_error("listen ", "--frontend is off, on or agc, not '%s'", v);
+                continue;
+            }
             double secs = parse_seconds(v);
             if (!strcmp(a, "--device")) lcfg.device = v;
             else if (!strcmp(a, "--db")) db = v;
