@@ -27,8 +27,8 @@ static SpeexPreprocessState *make_state(int mode, int noise_db)
     speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_AGC, agc ? &on : &off);
     /* speexdsp's VAD stays off (its default; setting it, even to off,
      * prints a warning): PocketSphinx runs its own VAD on the features. */
-    int dereverb = getenv("EARSHOT_FE_DEREVERB") != NULL; /* MEASURE ONLY */
-    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_DEREVERB, dereverb ? &on : &off);
+    /* Dereverb off: see README "Audio front end" for the measurement. */
+    speex_preprocess_ctl(st, SPEEX_PREPROCESS_SET_DEREVERB, &off);
     return st;
 }
 
