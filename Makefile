@@ -10,7 +10,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3 portaudio-2.0 alsa jack jansson
+PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3 portaudio-2.0 alsa jack jansson speexdsp
 
 ifeq ($(SANITIZE),1)
 B       := build-san
@@ -35,11 +35,11 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h)
 
-TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_cli test_store test_redact test_report
+TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 

@@ -5,6 +5,9 @@
  *   eval_intents [--grammar DIR] [--verbose] --wav DIR TSV  speech path:
  *       DIR/<id>.wav through the recogniser, then the same scoring, plus
  *       word error rate of the transcript against the row's text
+ *   --frontend off|on|agc  the audio front end (earshot_config.frontend:
+ *       off, denoise, denoise + automatic gain); --noise-db N its
+ *       attenuation (negative dB)
  *   eval_intents --speed N TSV   analyses N utterances (cycling the TSV) and
  *       prints utterances per second on one core
  *
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
     int verbose = 0;
     long speed = 0;
     double weight = -1, floor = -1, unclear = -1;
-    int vocab = -1;
+    int vocab = -1, frontend = -1, noise_db = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
             grammar = argv[++i];
@@ -235,7 +238,18 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--model-vocab") && i + 1 < argc) {
             i++;
             vocab = !strcmp(argv[i], "full") ? EARSHOT_MODEL_VOCAB_FULL : atoi(argv[i]);
-        } else if (!strcmp(argv[i], "--verbose"))
+        } else if (!strcmp(argv[i], "--frontend") && i + 1 < argc) {
+            const char *v = argv[++i];
+            frontend = !strcmp(v, "off") ? EARSHOT_FRONTEND_OFF
+                       : !strcmp(v, "on") ? EARSHOT_FRONTEND_DENOISE
+                       : !strcmp(v, "agc") ? EARSHOT_FRONTEND_DENOISE_AGC : -2;
+            if (frontend == -2) {
+                fprintf(stderr, "eval_intents: --frontend off|on|agc\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--noise-db") && i + 1 < argc)
+            noise_db = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
             tsv = argv[i];
@@ -291,6 +305,9 @@ int main(int argc, char **argv)
     FILE *ro = rows_out ? fopen(rows_out, "w") : NULL;
     if (vocab >= 0)
         cfg.model_vocab = vocab;
+    if (frontend >= 0)
+        cfg.frontend = frontend;
+    cfg.noise_suppress_db = noise_db;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;

@@ -41,6 +41,7 @@ static const char *const main_usage =
 static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
     "                          [--model-vocab full|N]\n"
+    "                          [--frontend off|on|agc]\n"
     "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
     "                          [--retain-days N]] [--verbose] FILE...\n"
     "\n"
@@ -61,6 +62,8 @@ static const char *const transcribe_usage =
     "  --model-vocab full|N  with a grammar, cut the generic language model to\n"
     "                its N most probable words plus the grammar's (cached);\n"
     "                full: the whole model; default 40000\n"
+    "  --frontend M  audio front end: off, on (noise suppression) or agc (noise\n"
+    "                suppression + automatic gain); default off (README)\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
@@ -85,6 +88,15 @@ static void errorf(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+/* --frontend's value as an EARSHOT_FRONTEND_* mode; -1 if unknown. */
+static int parse_frontend(const char *v)
+{
+    return !strcmp(v, "off")   ? EARSHOT_FRONTEND_OFF
+           : !strcmp(v, "on")  ? EARSHOT_FRONTEND_DENOISE
+           : !strcmp(v, "agc") ? EARSHOT_FRONTEND_DENOISE_AGC
+                               : -1;
 }
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
@@ -562,6 +574,10 @@ static int cmd_transcribe(int argc, char **argv)
             cfg.verbose = 1;
         } else if (!strcmp(a, "--no-analyze")) {
             cfg.analyze = 0;
+        } else if (!strcmp(a, "--frontend")) {
+            if (i + 1 >= argc || (cfg.frontend = parse_frontend(argv[i + 1])) < 0)
+                return usage_error("transcribe ", "--frontend is off, on or agc%s", "");
+            i++;
         } else if (!strcmp(a, "--db") || !strcmp(a, "--consent") || !strcmp(a, "--channel") ||
                    !strcmp(a, "--retain-days")) {
             if (i + 1 >= argc)
@@ -1029,6 +1045,7 @@ static const char *const listen_usage =
     "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
     "                      [--model-vocab full|N]\n"
+    "                      [--frontend off|on|agc]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised.\n"
     "A session begins when someone speaks and ends after --session-silence\n"
@@ -1158,8 +1175,14 @@ static int cmd_listen(int argc, char **argv)
                     !strcmp(a, "--grammar") || !strcmp(a, "--model") || !strcmp(a, "--rate") ||
                     !strcmp(a, "--session-silence") || !strcmp(a, "--answer-timeout") ||
                     !strcmp(a, "--max-seconds") || !strcmp(a, "--buffer") ||
-                    !strcmp(a, "--retain-days") || !strcmp(a, "--model-vocab"))) {
+                    !strcmp(a, "--retain-days") || !strcmp(a, "--model-vocab") ||
+                    !strcmp(a, "--frontend"))) {
             const char *v = argv[++i];
+            if (!strcmp(a, "--frontend")) {
+                if ((rcfg.frontend = parse_frontend(v)) < 0)
+                    return usage_error("listen ", "--frontend is off, on or agc, not '%s'", v);
+                continue;
+            }
             double secs = parse_seconds(v);
             if (!strcmp(a, "--device")) lcfg.device = v;
             else if (!strcmp(a, "--db")) db = v;

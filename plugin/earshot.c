@@ -2,6 +2,7 @@
  * turns a caller's arbitrary chunks into the decoder's fixed blocks. */
 #include "earshot.h"
 #include "domain_lm.h"
+#include "frontend.h"
 #include "grammar.h"
 #include "intent.h"
 #include "quality.h"
@@ -28,6 +29,7 @@ struct earshot {
     char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir;
     earshot__recognizer *rec;
     earshot__quality *quality; /* the audio-quality verdict's frame ring */
+    earshot__frontend *frontend; /* NULL when cfg.frontend is OFF */
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
@@ -86,6 +88,8 @@ earshot_config earshot_config_default(void)
         .unclear_confidence = EARSHOT_DEFAULT_UNCLEAR,
         .cache_dir = NULL,
         .model_vocab = EARSHOT_MODEL_VOCAB_DEFAULT,
+        .frontend = EARSHOT_FRONTEND_OFF,
+        .noise_suppress_db = 0,
     };
 }
 
@@ -204,6 +208,14 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     e->cfg.lm = e->lm;
     e->cfg.grammar_dir = e->grammar_dir;
     e->cfg.cache_dir = e->cache_dir;
+    if (cfg->frontend < EARSHOT_FRONTEND_OFF || cfg->frontend > EARSHOT_FRONTEND_DENOISE_AGC)
+        return set_error(e, EARSHOT_MISUSE, "earshot_open: unknown frontend %d", cfg->frontend);
+    if (cfg->noise_suppress_db > 0)
+        return set_error(e, EARSHOT_MISUSE,
+                         "earshot_open: noise_suppress_db must be negative (dB of attenuation)");
+    if (cfg->frontend != EARSHOT_FRONTEND_OFF &&
+        !(e->frontend = earshot__frontend_new(cfg->frontend, cfg->noise_suppress_db)))
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
     e->quality = earshot__quality_new();
     if (!e->quality)
         return set_error(e, EARSHOT_NOMEM, "out of memory");
@@ -297,6 +309,10 @@ static void dither_zeros(earshot *e)
 
 static int run_block(earshot *e)
 {
+    /* Before the dither: denoising can turn quiet samples into exact zeros,
+     * which the dither must still see. */
+    if (e->frontend)
+        earshot__frontend_process(e->frontend, e->block, e->block_len);
     dither_zeros(e);
     earshot__quality_feed(e->quality, e->block, e->block_len);
     int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
@@ -353,6 +369,8 @@ int earshot_flush(earshot *e)
     e->samples = 0;
     e->dither = 0;
     earshot__quality_reset(e->quality);
+    if (e->frontend && earshot__frontend_reset(e->frontend) != 0)
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
     if (r == EARSHOT_DECODER)
         return set_error(e, r, "the decoder failed at the end of the stream");
     if (r == EARSHOT_NOMEM)
@@ -395,6 +413,7 @@ void earshot_close(earshot *e)
         return;
     earshot__recognizer_close(e->rec);
     earshot__quality_free(e->quality);
+    earshot__frontend_free(e->frontend);
     earshot__matcher_free(e->matcher);
     earshot__redactor_close(e->redactor);
     earshot__grammar_free(e->grammar);

@@ -548,8 +548,8 @@ static void read_answer(earshot__matcher *m, scan *s, earshot_analysis *out)
             if (a == EARSHOT__ANSWER_YES && i > 0 && s->negator[i - 1] && !s->ans_len[i - 1])
                 polarity = EARSHOT__ANSWER_NO;
             for (size_t k = i; k < i + len && k < s->n; k++)
-                if (word_trust(s->conf[k]) < trust)
-                    trust = word_trust(s->conf[k]);
+                if (word_trust(s->m, s->conf[k]) < trust)
+                    trust = word_trust(s->m, s->conf[k]);
         } else if (a == EARSHOT__ANSWER_UNSURE && !polarity && covered) {
             polarity = 2; /* "not sure": no answer, and "sure" inside it is none */
         }
@@ -599,7 +599,7 @@ static void read_answer(earshot__matcher *m, scan *s, earshot_analysis *out)
             if (score >= 0 && score != s->num[i])
                 several = 1;
             score = s->num[i];
-            t = word_trust(s->conf[i]);
+            t = word_trust(s->m, s->conf[i]);
         }
         if (score >= 0 && !several) {
             if (!(is_consent && !bare)) {
