@@ -36,7 +36,7 @@ run() {
 cat /usr/share/pocketsphinx/model/en-us/en-us.lm.bin /usr/share/pocketsphinx/model/en-us/en-us/* >/dev/null
 # The kiosk vocabulary (--model-vocab N) is built once into the cache here,
 # untimed: the timed runs below start with a warm cache, as a kiosk does.
-KIOSK_N=${KIOSK_N:-20000}
+KIOSK_N=${KIOSK_N:-10000} # the small-board setting; KIOSK_N=40000 measures the default
 "$E" transcribe --model-vocab "$KIOSK_N" "${files[0]}" >/dev/null
 for f in "${files[@]}"; do
   run ref pocketsphinx_continuous -infile "$f" -logfn /dev/null
