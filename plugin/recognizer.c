@@ -226,6 +226,20 @@ static int reset_stream(earshot__recognizer *r)
     return EARSHOT_OK;
 }
 
+/* Makes lm the decoder's one search, taking over the caller's reference
+ * (the search holds its own). */
+static int start_search(earshot__recognizer *r, ngram_model_t *lm, const char *what, char *err,
+                        size_t errlen)
+{
+    int rc = ps_set_lm(r->ps, "earshot", lm);
+    ngram_model_free(lm);
+    if (rc < 0 || ps_set_search(r->ps, "earshot") < 0) {
+        snprintf(err, errlen, "cannot start a search with %s", what);
+        return EARSHOT_MODEL;
+    }
+    return EARSHOT_OK;
+}
+
 /* Makes the one search the decoder runs: the generic model alone, or the
  * generic model interpolated with the domain model in arpa. The decoder is
  * initialised without -lm, so no "_default" search is built only to be
@@ -240,15 +254,8 @@ static int use_lm(earshot__recognizer *r, const char *lm_path, const char *arpa,
         snprintf(err, errlen, "%s: cannot read the language model", lm_path);
         return EARSHOT_MODEL;
     }
-    if (!arpa) {
-        int rc = ps_set_lm(r->ps, "earshot", generic);
-        ngram_model_free(generic); /* the search holds its own reference */
-        if (rc < 0 || ps_set_search(r->ps, "earshot") < 0) {
-            snprintf(err, errlen, "cannot start a search with the language model");
-            return EARSHOT_MODEL;
-        }
-        return EARSHOT_OK;
-    }
+    if (!arpa)
+        return start_search(r, generic, "the language model", err, errlen);
     /* Reading the ARPA text takes ~0.1 s; a binary copy beside it in the
      * cache loads in ~1 ms, so it is written once and read from then on. */
     char bin[1200];
@@ -283,13 +290,7 @@ static int use_lm(earshot__recognizer *r, const char *lm_path, const char *arpa,
         snprintf(err, errlen, "cannot interpolate the domain and generic language models");
         return EARSHOT_MODEL;
     }
-    int rc = ps_set_lm(r->ps, "earshot", set);
-    ngram_model_free(set); /* the search holds its own reference */
-    if (rc < 0 || ps_set_search(r->ps, "earshot") < 0) {
-        snprintf(err, errlen, "cannot start a search with the domain language model");
-        return EARSHOT_MODEL;
-    }
-    return EARSHOT_OK;
+    return start_search(r, set, "the domain language model", err, errlen);
 }
 
 int earshot__recognizer_open(earshot__recognizer **out,
