@@ -483,9 +483,10 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
     snprintf(b, sizeof b, "No session ids and no time finer than a %s (%s) appear in this "
              "report.", earshot__report_unit_name(r->unit), r->utc ? "UTC" : "local time");
     line(b, u);
-    line("Only text redacted before it was stored (and redacted again for quoting) is shown. "
-         "Example quotes come only from customers whose consent includes the quotes scope.",
-         u);
+    line("Only text redacted before it was stored is shown, and only if today's redaction "
+         "rules would not change it: a quote holding two or more number words in a row, or a "
+         "phrase holding any number word, is left out. Example quotes come only from "
+         "customers whose consent includes the quotes scope.", u);
     line("A session is one customer's visit or call; counts are of utterances unless a "
          "column says sessions. NPS counts each rating given.", u);
     if (r->n_sources > 1) {
@@ -602,6 +603,7 @@ static void count_phrases(const stop_table *stop, report_table *t, const char *t
 typedef struct builder {
     earshot_report *r;
     earshot_store *store;
+    earshot__report_guard *guard;
     int nomem;
     stop_table stop;
     char min_day[16], max_day[16];
@@ -778,7 +780,10 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
             count(t, TOP_COMPLAINTS, ses);
         if (by_topic >= 0 && !(t = tally(r, by_topic, topic, NULL, 0, ses)))
             return b->nomem = 1;
-        if (by_topic == T_IDEAS && u->quotable && u->text[0]) {
+        /* Checked before it competes for a place, so that a dropped
+         * quote leaves its place to the next best one. */
+        if (by_topic == T_IDEAS && u->quotable && u->text[0] &&
+            earshot__report_quote_ok(b->guard, u->text)) {
             char *text = strdup(u->text);
             if (!text || !add_quote(t, text, (int)(u->confidence * 1000 + 0.5), r->max_quotes))
                 return b->nomem = 1;
@@ -807,6 +812,27 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
     if (phrases >= 0)
         count_phrases(&b->stop, &r->t[phrases], u->text, ses);
     return 0;
+}
+
+/* Removes the rows of a phrase table that the guard refuses. */
+static int drop_phrases(report_table *t, earshot__report_guard *g)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        report_row *row = &t->rows[i];
+        if (earshot__report_phrase_ok(g, row->key[0] ? row->key[0] : "")) {
+            t->rows[k++] = *row;
+            continue;
+        }
+        for (int j = 0; j < REPORT_MAX_KEYS; j++)
+            free(row->key[j]);
+        free(row->quotes);
+    }
+    if (k != t->n) {
+        t->n = k;
+        return rehash(t, t->n_slots);
+    }
+    return 1;
 }
 
 /* "YYYY-MM-DD" as a time_t at its start, in local time or UTC. */
@@ -899,29 +925,28 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     }
     if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
         return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
-    builder b = {.r = r, .store = s};
+    builder b = {.r = r, .store = s, .guard = earshot__report_guard_open(s)};
+    if (!b.guard)
+        return fail(r, EARSHOT_NOMEM, "out of memory");
     stop_init(&b.stop);
     scan.user = &b;
     int rc = earshot__store_scan(s, &scan);
-    if (b.nomem)
+    /* Phrases are checked once each, after counting: a phrase with a
+     * number word in it, or one today's rules would redact, is dropped. */
+    for (int ti = T_QUESTION_PHRASES; rc == EARSHOT_OK && ti <= T_UNMATCHED; ti++)
+        if (!drop_phrases(&r->t[ti], b.guard))
+            b.nomem = 1;
+    if (b.nomem || earshot__report_guard_nomem(b.guard)) {
+        earshot__report_guard_close(b.guard);
         return fail(r, EARSHOT_NOMEM, "out of memory while counting");
+    }
+    earshot__report_guard_close(b.guard);
     if (rc != EARSHOT_OK)
         return fail(r, rc, "%s", earshot_store_errmsg(s));
     /* The overview row exists even for an empty database. */
     if (!earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL) ||
         !earshot__report_row(&r->t[T_NPS], NULL, NULL))
         return fail(r, EARSHOT_NOMEM, "out of memory");
-    /* Quotes are redacted again with today's rules: a rule added since
-     * they were stored still applies. */
-    report_table *ideas = &r->t[T_IDEAS];
-    for (size_t i = 0; i < ideas->n; i++)
-        for (size_t q = 0; q < ideas->rows[i].n_quotes; q++) {
-            char *again = earshot__store_redact(s, ideas->rows[i].quotes[q].text);
-            if (!again)
-                return fail(r, EARSHOT_NOMEM, "out of memory");
-            free(ideas->rows[i].quotes[q].text);
-            ideas->rows[i].quotes[q].text = again;
-        }
     if (b.min_day[0]) {
         day_in_unit(r, b.min_day, r->from, sizeof r->from);
         day_in_unit(r, b.max_day, r->to, sizeof r->to);

@@ -160,6 +160,21 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
 /* "day", "week" or "month". */
 const char *earshot__report_unit_name(earshot_time_unit u);
 
+/* report_guard.c: what a report prints is checked again (issue 14).
+ * A guard asks the store's redactor; it caches its answers per word. */
+typedef struct earshot__report_guard earshot__report_guard;
+earshot__report_guard *earshot__report_guard_open(earshot_store *s); /* NULL: out of memory */
+void earshot__report_guard_close(earshot__report_guard *g);
+/* Non-zero once an answer could not be had for want of memory (the text
+ * asked about was then refused). */
+int earshot__report_guard_nomem(const earshot__report_guard *g);
+/* A quote may be printed: no run of two or more consecutive number words
+ * ("four eight eight", "4111 1111") and nothing today's redactor would
+ * change. */
+int earshot__report_quote_ok(earshot__report_guard *g, const char *text);
+/* A phrase may be listed: no number word at all, nothing to redact. */
+int earshot__report_phrase_ok(earshot__report_guard *g, const char *phrase);
+
 /* report_render.c */
 int earshot__report_write_html(earshot_report *r, const char *path);
 int earshot__report_write_csv(earshot_report *r, const char *path);

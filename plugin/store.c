@@ -1309,6 +1309,11 @@ char *earshot__store_redact(earshot_store *s, const char *text)
     return earshot__redact(s->redactor, text, NULL);
 }
 
+char *earshot__store_redact_found(earshot_store *s, const char *text, unsigned *found)
+{
+    return earshot__redact(s->redactor, text, found);
+}
+
 static const char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);

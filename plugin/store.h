@@ -53,5 +53,8 @@ const char *earshot__store_id(earshot_store *s);
  * Reports redact quotes again, so a rule added since they were stored
  * still applies. */
 char *earshot__store_redact(earshot_store *s, const char *text);
+/* The same, with the EARSHOT__PII_* bits of the tags used in *found
+ * (found may be NULL). */
+char *earshot__store_redact_found(earshot_store *s, const char *text, unsigned *found);
 
 #endif

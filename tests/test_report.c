@@ -778,6 +778,68 @@ static void test_bad_input(void **state)
     earshot_store_close(s);
 }
 
+/* Rows stored under older, weaker rules (written here with SQL, as such
+ * a file would hold them): a quote with a leaked digit run, or one
+ * today's redactor would change, is dropped; a clean quote stays; a
+ * phrase with a number word never reaches the phrase lists. */
+static void test_leaked_digits_dropped(void **state)
+{
+    (void)state;
+    char db[400];
+    snprintf(db, sizeof db, "%s/leak.db", dir);
+    unlink(db);
+    earshot_store_close(open_store(db, 0));
+    static const char *const ideas[] = {
+        "you should take my card [CARD] and one four eight eight and zero three four three",
+        "you should call me on 07700 900123 about the benches",
+        "you should put benches by the door",
+    };
+    char sql[4096];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "BEGIN;");
+    for (int i = 0; i < 6; i++) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+            "INSERT INTO sessions VALUES (%d, 'k', '2026-10-01T09:00:00Z', NULL);"
+            "INSERT INTO consents VALUES (%d, %d, 1, 1, 0, '1', 'api', '2026-10-01T09:00:00Z',"
+            " NULL);"
+            "INSERT INTO utterances (session_id, consent_id, heard_at, text, intent, confidence,"
+            " sentiment, topics) VALUES (%d, %d, '2026-10-01T09:00:10Z', '%s', 'suggestion',"
+            " 0.9, 'neutral', 'store'), (%d, %d, '2026-10-01T09:00:20Z',"
+            " 'the code was four eight eight nine on the broken screen', 'other', 0.5, 'neutral', '');",
+            i + 1, i + 1, i + 1, i + 1, i + 1, ideas[i % 3], i + 1, i + 1);
+    }
+    snprintf(sql + len, sizeof sql - len, "COMMIT;");
+    sql_exec(db, sql);
+    earshot_report *r = build(db, 1);
+    json_t *j = as_json(r, "leak.json");
+    char *text = json_dumps(j, 0);
+    assert_non_null(strstr(text, "you should put benches by the door"));
+    assert_null(strstr(text, "four eight eight"));
+    assert_null(strstr(text, "[CARD] and one"));
+    assert_null(strstr(text, "07700"));
+    assert_null(strstr(text, "about the benches"));
+    /* The phrase list keeps the words around the number, not the number. */
+    assert_non_null(strstr(text, "broken screen"));
+    json_t *un = json_object_get(json_object_get(j, "sections"), "unmatched"), *row;
+    size_t i;
+    json_array_foreach(un, i, row) {
+        const char *ph = json_string_value(json_object_get(row, "phrase"));
+        assert_null(strstr(ph, "four"));
+        assert_null(strstr(ph, "eight"));
+        assert_null(strstr(ph, "nine"));
+    }
+    free(text);
+    json_decref(j);
+    /* Markdown and HTML print the same rows. */
+    char md[400];
+    snprintf(md, sizeof md, "%s/leak.md", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, md), EARSHOT_OK);
+    char *m = slurp(md);
+    assert_null(strstr(m, "four eight"));
+    assert_non_null(strstr(m, "benches by the door"));
+    free(m);
+    earshot_report_free(r);
+}
+
 /* The HTML in a real browser: loads with no console error or blocked
  * request (its Content-Security-Policy forbids every request), renders
  * every section, and a screenshot is taken (build/tests/report.png). */
@@ -843,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_merge_equals_merged_data),
         cmocka_unit_test(test_secondary_suppression),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_leaked_digits_dropped),
         cmocka_unit_test(test_html_in_chromium),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

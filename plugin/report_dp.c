@@ -1,0 +1,1 @@
+/* report_dp.c - placeholder */
