@@ -64,7 +64,9 @@ extern "C" {
     X(CONSENT, 9, "no consent for this operation")                          \
     X(STORAGE, 10, "cannot write to the database")                          \
     X(QUEUED, 11, "database busy, full or read-only: kept in memory, will retry") \
-    X(CORRUPT, 12, "not an Earshot database, or a damaged one")
+    X(CORRUPT, 12, "not an Earshot database, or a damaged one")                 \
+    X(PENDING, 13, "erased, but a reader keeps the old copy in the file: completed at next open") \
+    X(BUDGET, 14, "the privacy budget for this period is spent")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -522,7 +524,14 @@ typedef struct earshot_forget_what {
     int all;             /* everything */
 } earshot_forget_what;
 /* Erases physically (the bytes are overwritten and the write-ahead log
- * emptied) and writes an audit row with the counts. */
+ * emptied) and writes an audit row with the counts. EARSHOT_OK means the
+ * erased text is in neither the database file nor its -wal file. When
+ * another connection holds an older snapshot, the checkpoint that copies
+ * the overwritten pages home waits for it (busy_timeout_ms, three times);
+ * if it still holds on, the rows are gone for every reader but the old
+ * bytes stay in the file: EARSHOT_PENDING, with a pending-erasure record
+ * that this handle's close, or the next open, completes first.
+ * earshot_consent_revoke() and the voice forget_me behave the same. */
 int earshot_forget(earshot_store *s, const earshot_forget_what *what, int64_t *n_sessions,
                    int64_t *n_utterances);
 /* Erases utterances older than days (retention). */
