@@ -662,6 +662,14 @@ typedef enum earshot_time_unit {
     EARSHOT_TIME_MONTH  /* per month, YYYY-MM */
 } earshot_time_unit;
 
+typedef enum earshot_privacy {
+    EARSHOT_PRIVACY_SUPPRESS, /* cell suppression under min_group (default) */
+    EARSHOT_PRIVACY_DP        /* differential privacy: noisy counts, a budget ledger */
+} earshot_privacy;
+/* The epsilon a calendar month may spend on DP reports unless
+ * earshot_report_config.budget says otherwise. */
+#define EARSHOT_DP_DEFAULT_BUDGET 2.0
+
 typedef struct earshot_report_config {
     const char *since, *until; /* "YYYY-MM-DD", inclusive; NULL: open-ended */
     const char *channel;       /* one channel only; NULL: all */
@@ -670,6 +678,24 @@ typedef struct earshot_report_config {
     int utc;                   /* days in UTC rather than local time; 0 */
     int max_rows;              /* rows per phrase list in HTML and Markdown; 15 */
     int max_quotes;            /* example quotes per idea topic; 3 */
+    /* How the report protects customers. SUPPRESS (the default): figures
+     * from fewer than min_group sessions are hidden (no formal
+     * guarantee). DP: epsilon-differential privacy per session; needs
+     * min_group = 0 (the two are never combined: EARSHOT_MISUSE), since
+     * and until, and a store opened for writing (the budget ledger). */
+    earshot_privacy privacy;
+    /* DP: the privacy loss of this one report, 0 < epsilon <= 10, split
+     * evenly over the 10 tables it releases. */
+    double epsilon;
+    /* DP: the epsilon every calendar month (UTC dates of the window) may
+     * spend over all reports; 0: EARSHOT_DP_DEFAULT_BUDGET. A report that
+     * would exceed it for any month of its window is refused with
+     * EARSHOT_BUDGET and nothing is released. */
+    double budget;
+    /* DP: the grammar folder whose intents, topics and signals are the
+     * pre-declared categories (each released, zeros too); NULL:
+     * earshot_default_grammar_dir(). */
+    const char *grammar_dir;
 } earshot_report_config;
 
 earshot_report_config earshot_report_config_default(void);

@@ -1512,3 +1512,61 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
     exec(s, "COMMIT");
     return rc;
 }
+
+int earshot__store_budget_spend(earshot_store *s, const char *const *periods, size_t n,
+                                double epsilon, double budget, const char *what)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    if (s->cfg.read_only)
+        return fail(s, EARSHOT_MISUSE, "%s: a differentially private report spends privacy "
+                    "budget, recorded in the database: open it for writing", s->path);
+    int src = exec(s, "BEGIN IMMEDIATE");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read the privacy budget");
+    int rc = EARSHOT_OK;
+    sqlite3_stmt *st = NULL;
+    src = prep(s, &st, "SELECT coalesce(sum(epsilon), 0) FROM privacy_budget WHERE period = ?1");
+    for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
+        if ((src = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        src = SQLITE_OK;
+        double spent = sqlite3_column_double(st, 0);
+        /* A small tolerance, so that four reports of 0.5 fit a budget of 2. */
+        if (spent + epsilon > budget + 1e-9)
+            rc = fail(s, EARSHOT_BUDGET, "%s: the privacy budget of %s is spent: %g of %g "
+                      "used, this report needs %g (refused; nothing released)", s->path,
+                      periods[i], spent, budget, epsilon);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_OK && rc == EARSHOT_OK)
+        src = prep(s, &st, "INSERT INTO privacy_budget (period, at, epsilon, budget, what) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)");
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, epsilon);
+        sqlite3_bind_double(st, 4, budget);
+        sqlite3_bind_text(st, 5, what ? what : "", -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_OK && rc == EARSHOT_OK)
+        src = exec(s, "COMMIT");
+    if (src != SQLITE_OK || rc != EARSHOT_OK) {
+        if (src != SQLITE_OK)
+            rc = db_fail(s, src, "cannot record the privacy budget");
+        char why[sizeof s->errmsg];
+        memcpy(why, s->errmsg, sizeof why);
+        exec(s, "ROLLBACK");
+        memcpy(s->errmsg, why, sizeof why);
+    }
+    return rc;
+}
