@@ -950,6 +950,20 @@ static void test_dp_report(void **state)
         fail_msg("%s", earshot_report_errmsg(r));
     json_t *j = as_json(r, "dp.json");
     json_t *sec = json_object_get(j, "sections");
+    /* People's formats say which protection it is, and never "<K". */
+    char md[400], html[400];
+    snprintf(md, sizeof md, "%s/dp.md", dir);
+    snprintf(html, sizeof html, "%s/dp.html", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, md), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, html), EARSHOT_OK);
+    for (int f = 0; f < 2; f++) {
+        char *page = slurp(f ? html : md);
+        assert_non_null(strstr(page, "ifferential privacy, epsilon 1"));
+        assert_non_null(strstr(page, "TEST"));
+        assert_null(strstr(page, "suppressed"));
+        assert_null(strstr(page, "&lt;0"));
+        free(page);
+    }
     /* Pre-declared: all 11 scores, every intent of the grammar (11, "other"
      * among them) but the 3 dialogue ones, every day of October for each. */
     json_t *ratings = json_object_get(sec, "ratings");
