@@ -459,7 +459,11 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
     if (cfg->retain_days > 0) {
         int64_t n = 0;
         rc = earshot_store_purge(s, cfg->retain_days, &n);
-        if (rc != EARSHOT_OK)
+        /* A reader keeping purged bytes in the file is no reason not to
+         * open: the pending erasure is finished at close or next open. */
+        if (rc == EARSHOT_PENDING)
+            say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
+        else if (rc != EARSHOT_OK)
             return rc;
         s->last_purge = time(NULL);
     }

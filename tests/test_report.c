@@ -1026,7 +1026,7 @@ static void test_dp_report(void **state)
         assert_true(fabs((double)json_integer_value(json_object_get(nps, "nps")) - want) < 0.51);
     }
     json_decref(j);
-    /* The same seed, the same report (the hook is deterministic). */
+    /* A second report of the month spends another 0.5. */
     earshot_report *r2 = NULL;
     assert_int_equal(dp_build(db, 0.5, 2.0, "2026-10-01", "2026-10-31", &r2, NULL),
                      EARSHOT_OK);
