@@ -701,8 +701,10 @@ typedef struct earshot_report_config {
 earshot_report_config earshot_report_config_default(void);
 
 /* Builds a report from a store (open it with read_only = 1 to read a
- * database another process writes). *out is set even on failure, except
- * out of memory; earshot_report_errmsg() explains. */
+ * database another process writes; privacy DP needs it writable, for
+ * its ledger). *out is set even on failure, except out of memory;
+ * earshot_report_errmsg() explains. EARSHOT_BUDGET: privacy DP refused,
+ * a month of the window has spent its budget (nothing is released). */
 int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
                          earshot_report **out);
 /* Reads a JSON report written by earshot_report_write(). */
