@@ -868,6 +868,7 @@ static const char *const report_usage =
     "usage: earshot report [--db PATH] [--since DATE] [--until DATE] [--channel NAME]\n"
     "                      [--min-group K] [--time day|week|month] [--utc]\n"
     "                      [--format html|json|csv|md] [--out FILE]\n"
+    "                      [--privacy suppress|dp --epsilon E [--budget B]]\n"
     "       earshot report merge A.json B.json ... [--min-group K]\n"
     "                      [--format html|json|csv|md] [--out FILE]\n"
     "\n"
@@ -891,7 +892,16 @@ static const char *const report_usage =
     "  --format FMT      html, json, csv or md (default: from --out's extension,\n"
     "                    else md)\n"
     "  --out FILE        where to write (default: standard output); for csv, a\n"
-    "                    folder (ending in /) gets one file per section\n";
+    "                    folder (ending in /) gets one file per section\n"
+    "  --privacy MODE    suppress (default: cell suppression under --min-group) or\n"
+    "                    dp: differential privacy per session, noisy counts of\n"
+    "                    distinct sessions, every category listed (zeros too), no\n"
+    "                    phrases, quotes or channels; needs --since, --until and\n"
+    "                    --epsilon, never --min-group; writes the database's\n"
+    "                    privacy-budget ledger\n"
+    "  --epsilon E       dp: this report's privacy loss, 0 < E <= 10\n"
+    "  --budget B        dp: epsilon each calendar month may spend over all\n"
+    "                    reports (default 2); a report beyond it is refused\n";
 
 static int report_format(const char *v, earshot_report_format *f)
 {
@@ -915,6 +925,8 @@ static int cmd_report(int argc, char **argv)
     const char *db = "earshot.db", *out = "-", *format = NULL, *inputs[256];
     size_t n_inputs = 0;
     int merge = argc > 1 && !strcmp(argv[1], "merge");
+    const char *privacy = NULL, *epsilon = NULL, *budget = NULL;
+    int min_group_given = 0;
     for (int i = 1 + merge; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -925,7 +937,8 @@ static int cmd_report(int argc, char **argv)
         } else if (!strcmp(a, "--min-group") || !strcmp(a, "--format") || !strcmp(a, "--out") ||
                    (!merge && (!strcmp(a, "--db") || !strcmp(a, "--since") ||
                                !strcmp(a, "--until") || !strcmp(a, "--channel") ||
-                               !strcmp(a, "--time")))) {
+                               !strcmp(a, "--time") || !strcmp(a, "--privacy") ||
+                               !strcmp(a, "--epsilon") || !strcmp(a, "--budget")))) {
             if (i + 1 >= argc)
                 return usage_error("report ", "option '%s' needs a value", a);
             const char *v = argv[++i];
@@ -941,6 +954,12 @@ static int cmd_report(int argc, char **argv)
                 format = v;
             else if (!strcmp(a, "--out"))
                 out = v;
+            else if (!strcmp(a, "--privacy"))
+                privacy = v;
+            else if (!strcmp(a, "--epsilon"))
+                epsilon = v;
+            else if (!strcmp(a, "--budget"))
+                budget = v;
             else if (!strcmp(a, "--time")) {
                 if (!strcmp(v, "day"))
                     cfg.time_unit = EARSHOT_TIME_DAY;
@@ -956,6 +975,7 @@ static int cmd_report(int argc, char **argv)
                     return usage_error("report ", "--min-group needs a whole number >= 1, not "
                                                   "'%s'", v);
                 cfg.min_group = (int)k;
+                min_group_given = 1;
             }
         } else if (merge && a[0] != '-' && n_inputs < sizeof inputs / sizeof *inputs) {
             inputs[n_inputs++] = a;
@@ -977,6 +997,37 @@ static int cmd_report(int argc, char **argv)
     }
     if (merge && n_inputs < 1)
         return usage_error("report ", "%s", "merge needs JSON reports to add up");
+    /* Suppression and differential privacy never mix by accident. */
+    if (privacy && !strcmp(privacy, "dp")) {
+        if (min_group_given)
+            return usage_error("report ", "%s", "--min-group is cell suppression and "
+                               "--privacy dp replaces it: give one or the other");
+        char *end = NULL;
+        if (!epsilon)
+            return usage_error("report ", "%s", "--privacy dp needs --epsilon E");
+        cfg.epsilon = strtod(epsilon, &end);
+        if (end == epsilon || *end || !(cfg.epsilon > 0 && cfg.epsilon <= 10))
+            return usage_error("report ", "--epsilon needs a number above 0 and at most 10, "
+                                          "not '%s'", epsilon);
+        if (budget) {
+            cfg.budget = strtod(budget, &end);
+            if (end == budget || *end || !(cfg.budget > 0 && cfg.budget <= 1000))
+                return usage_error("report ", "--budget needs a number above 0, not '%s'",
+                                   budget);
+        }
+        if (!cfg.since || !cfg.until)
+            return usage_error("report ", "%s", "--privacy dp needs --since and --until (the "
+                               "window whose months spend the budget)");
+        cfg.privacy = EARSHOT_PRIVACY_DP;
+        cfg.min_group = 0;
+        if (getenv("EARSHOT_DP_TEST_SEED"))
+            fprintf(stderr, "earshot: EARSHOT_DP_TEST_SEED is set: the noise is a fixed "
+                            "sequence (tests only); this report protects nobody\n");
+    } else if (privacy && strcmp(privacy, "suppress")) {
+        return usage_error("report ", "--privacy is suppress or dp, not '%s'", privacy);
+    } else if (epsilon || budget) {
+        return usage_error("report ", "%s", "--epsilon and --budget belong to --privacy dp");
+    }
 
     earshot_report *r = NULL;
     int rc;
@@ -995,10 +1046,15 @@ static int cmd_report(int argc, char **argv)
     } else {
         earshot_store_config scfg = earshot_store_config_default();
         scfg.path = db;
-        scfg.read_only = 1;
+        /* A dp report writes one thing: its line in the budget ledger. A
+         * missing file is still an error, never created. */
+        scfg.read_only = cfg.privacy != EARSHOT_PRIVACY_DP;
         scfg.on_log = log_to_stderr;
         earshot_store *s = NULL;
-        if ((rc = earshot_store_open(&s, &scfg)) != EARSHOT_OK)
+        if (!scfg.read_only && access(db, F_OK) != 0) {
+            errorf("%s: %s", db, strerror(errno));
+            rc = EARSHOT_IO;
+        } else if ((rc = earshot_store_open(&s, &scfg)) != EARSHOT_OK)
             errorf("%s", earshot_store_errmsg(s));
         else if ((rc = earshot_report_build(s, &cfg, &r)) != EARSHOT_OK)
             errorf("%s", earshot_report_errmsg(r));

@@ -64,7 +64,9 @@ extern "C" {
     X(CONSENT, 9, "no consent for this operation")                          \
     X(STORAGE, 10, "cannot write to the database")                          \
     X(QUEUED, 11, "database busy, full or read-only: kept in memory, will retry") \
-    X(CORRUPT, 12, "not an Earshot database, or a damaged one")
+    X(CORRUPT, 12, "not an Earshot database, or a damaged one")                 \
+    X(PENDING, 13, "erased, but a reader keeps the old copy in the file: completed at next open") \
+    X(BUDGET, 14, "the privacy budget for this period is spent")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -522,7 +524,14 @@ typedef struct earshot_forget_what {
     int all;             /* everything */
 } earshot_forget_what;
 /* Erases physically (the bytes are overwritten and the write-ahead log
- * emptied) and writes an audit row with the counts. */
+ * emptied) and writes an audit row with the counts. EARSHOT_OK means the
+ * erased text is in neither the database file nor its -wal file. When
+ * another connection holds an older snapshot, the checkpoint that copies
+ * the overwritten pages home waits for it (busy_timeout_ms, three times);
+ * if it still holds on, the rows are gone for every reader but the old
+ * bytes stay in the file: EARSHOT_PENDING, with a pending-erasure record
+ * that this handle's close, or the next open, completes first.
+ * earshot_consent_revoke() and the voice forget_me behave the same. */
 int earshot_forget(earshot_store *s, const earshot_forget_what *what, int64_t *n_sessions,
                    int64_t *n_utterances);
 /* Erases utterances older than days (retention). */
@@ -653,6 +662,14 @@ typedef enum earshot_time_unit {
     EARSHOT_TIME_MONTH  /* per month, YYYY-MM */
 } earshot_time_unit;
 
+typedef enum earshot_privacy {
+    EARSHOT_PRIVACY_SUPPRESS, /* cell suppression under min_group (default) */
+    EARSHOT_PRIVACY_DP        /* differential privacy: noisy counts, a budget ledger */
+} earshot_privacy;
+/* The epsilon a calendar month may spend on DP reports unless
+ * earshot_report_config.budget says otherwise. */
+#define EARSHOT_DP_DEFAULT_BUDGET 2.0
+
 typedef struct earshot_report_config {
     const char *since, *until; /* "YYYY-MM-DD", inclusive; NULL: open-ended */
     const char *channel;       /* one channel only; NULL: all */
@@ -661,13 +678,33 @@ typedef struct earshot_report_config {
     int utc;                   /* days in UTC rather than local time; 0 */
     int max_rows;              /* rows per phrase list in HTML and Markdown; 15 */
     int max_quotes;            /* example quotes per idea topic; 3 */
+    /* How the report protects customers. SUPPRESS (the default): figures
+     * from fewer than min_group sessions are hidden (no formal
+     * guarantee). DP: epsilon-differential privacy per session; needs
+     * min_group = 0 (the two are never combined: EARSHOT_MISUSE), since
+     * and until, and a store opened for writing (the budget ledger). */
+    earshot_privacy privacy;
+    /* DP: the privacy loss of this one report, 0 < epsilon <= 10, split
+     * evenly over the 10 tables it releases. */
+    double epsilon;
+    /* DP: the epsilon every calendar month (UTC dates of the window) may
+     * spend over all reports; 0: EARSHOT_DP_DEFAULT_BUDGET. A report that
+     * would exceed it for any month of its window is refused with
+     * EARSHOT_BUDGET and nothing is released. */
+    double budget;
+    /* DP: the grammar folder whose intents, topics and signals are the
+     * pre-declared categories (each released, zeros too); NULL:
+     * earshot_default_grammar_dir(). */
+    const char *grammar_dir;
 } earshot_report_config;
 
 earshot_report_config earshot_report_config_default(void);
 
 /* Builds a report from a store (open it with read_only = 1 to read a
- * database another process writes). *out is set even on failure, except
- * out of memory; earshot_report_errmsg() explains. */
+ * database another process writes; privacy DP needs it writable, for
+ * its ledger). *out is set even on failure, except out of memory;
+ * earshot_report_errmsg() explains. EARSHOT_BUDGET: privacy DP refused,
+ * a month of the window has spent its budget (nothing is released). */
 int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
                          earshot_report **out);
 /* Reads a JSON report written by earshot_report_write(). */

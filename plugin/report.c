@@ -59,6 +59,10 @@ earshot_report_config earshot_report_config_default(void)
         .utc = 0,
         .max_rows = 15,
         .max_quotes = 3,
+        .privacy = EARSHOT_PRIVACY_SUPPRESS,
+        .epsilon = 0,
+        .budget = 0,
+        .grammar_dir = NULL,
     };
 }
 
@@ -187,6 +191,7 @@ report_row *earshot__report_row(report_table *t, const char *k0, const char *k1)
         return NULL;
     report_row *row = &t->rows[t->n];
     memset(row, 0, sizeof *row);
+    row->tab = t;
     for (int j = 0; j < REPORT_MAX_CELLS; j++)
         row->c[j].last = -1;
     if ((k0 && !(row->key[0] = strdup(k0))) || (k1 && !(row->key[1] = strdup(k1)))) {
@@ -199,17 +204,30 @@ report_row *earshot__report_row(report_table *t, const char *k0, const char *k1)
     return &t->rows[t->n - 1];
 }
 
-/* One more of cell j of the row, said in session ses. */
+/* One more of cell j of the row, said in session ses. Under privacy dp
+ * a session adds to at most dp_limit cells of a table: further cells
+ * are not counted for it (contribution bounding), so that one session
+ * can move the table's figures by at most dp_limit in all. */
 static void count(report_row *row, int j, int64_t ses)
 {
     if (!row)
         return;
     report_cell *c = &row->c[j];
-    c->n++;
     if (c->last != ses) {
+        report_table *t = row->tab;
+        if (t->dp_limit > 0) {
+            if (t->dp_ses != ses) {
+                t->dp_ses = ses;
+                t->dp_used = 0;
+            }
+            if (t->dp_used >= t->dp_limit)
+                return;
+            t->dp_used++;
+        }
         c->last = ses;
         c->sessions++;
     }
+    c->n++;
 }
 
 /* ------------------------------------------------------------------ */
@@ -218,6 +236,8 @@ static void count(report_row *row, int j, int64_t ses)
 
 int earshot__report_cell_visible(const earshot_report *r, const report_cell *c)
 {
+    if (r->dp)
+        return 1; /* noise protects every figure; nothing is suppressed */
     if (c->flags & (CELL_UNKNOWN | CELL_HIDDEN))
         return 0;
     /* A zero is about nobody: shown. */
@@ -284,6 +304,8 @@ static int protect_column(earshot_report *r, int ti, int cell, const char *k1,
 
 void earshot__report_protect(earshot_report *r)
 {
+    if (r->dp)
+        return;
     for (int ti = 0; ti < N_TABLES; ti++)
         for (size_t i = 0; i < r->t[ti].n; i++)
             for (int j = 0; j < REPORT_MAX_CELLS; j++)
@@ -469,6 +491,25 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
                            void *u)
 {
     char b[512];
+    if (r->dp) {
+        snprintf(b, sizeof b, "Differential privacy, epsilon %g for this whole report (%g for "
+                 "each of its 10 tables), per session: every figure counts distinct consenting "
+                 "sessions, a session adds to only a few figures of each table, and each "
+                 "figure has two-sided geometric noise added; negative results show as 0.",
+                 r->epsilon, r->epsilon / 10);
+        line(b, u);
+        line("Every intent, topic, signal, score and period is listed, zeros included, "
+             "so that which rows appear tells nothing. Percentages and NPS are computed "
+             "from the noisy figures. Phrases, quotes and channels are not included.", u);
+        snprintf(b, sizeof b, "Each calendar month may spend a privacy budget of %g over all "
+                 "such reports; the database's ledger refuses a report beyond it. This "
+                 "protects each session, not a customer across several visits.", r->budget);
+        line(b, u);
+        if (r->dp_seeded)
+            line("TEST ONLY: the noise came from EARSHOT_DP_TEST_SEED, a fixed seed, and "
+                 "protects nobody. Never publish this report.", u);
+        return;
+    }
     snprintf(b, sizeof b,
              "Every figure built from fewer than %d distinct sessions (other than zero) is "
              "suppressed and shown as \"<%d\"; a phrase heard in fewer sessions is left out.",
@@ -483,9 +524,10 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
     snprintf(b, sizeof b, "No session ids and no time finer than a %s (%s) appear in this "
              "report.", earshot__report_unit_name(r->unit), r->utc ? "UTC" : "local time");
     line(b, u);
-    line("Only text redacted before it was stored (and redacted again for quoting) is shown. "
-         "Example quotes come only from customers whose consent includes the quotes scope.",
-         u);
+    line("Only text redacted before it was stored is shown, and only if today's redaction "
+         "rules would not change it: a quote holding two or more number words in a row, or a "
+         "phrase holding any number word, is left out. Example quotes come only from "
+         "customers whose consent includes the quotes scope.", u);
     line("A session is one customer's visit or call; counts are of utterances unless a "
          "column says sessions. NPS counts each rating given.", u);
     if (r->n_sources > 1) {
@@ -602,6 +644,7 @@ static void count_phrases(const stop_table *stop, report_table *t, const char *t
 typedef struct builder {
     earshot_report *r;
     earshot_store *store;
+    earshot__report_guard *guard;
     int nomem;
     stop_table stop;
     char min_day[16], max_day[16];
@@ -778,7 +821,10 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
             count(t, TOP_COMPLAINTS, ses);
         if (by_topic >= 0 && !(t = tally(r, by_topic, topic, NULL, 0, ses)))
             return b->nomem = 1;
-        if (by_topic == T_IDEAS && u->quotable && u->text[0]) {
+        /* Checked before it competes for a place, so that a dropped
+         * quote leaves its place to the next best one. */
+        if (by_topic == T_IDEAS && u->quotable && u->text[0] &&
+            earshot__report_quote_ok(b->guard, u->text)) {
             char *text = strdup(u->text);
             if (!text || !add_quote(t, text, (int)(u->confidence * 1000 + 0.5), r->max_quotes))
                 return b->nomem = 1;
@@ -807,6 +853,39 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
     if (phrases >= 0)
         count_phrases(&b->stop, &r->t[phrases], u->text, ses);
     return 0;
+}
+
+int earshot__report_compact(report_table *t, int (*keep)(const report_row *row, void *u),
+                            void *u)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        report_row *row = &t->rows[i];
+        if (keep(row, u)) {
+            t->rows[k++] = *row;
+            continue;
+        }
+        for (int j = 0; j < REPORT_MAX_KEYS; j++)
+            free(row->key[j]);
+        for (size_t q = 0; q < row->n_quotes; q++)
+            free(row->quotes[q].text);
+        free(row->quotes);
+    }
+    if (k == t->n)
+        return 1;
+    t->n = k;
+    return t->n_slots ? rehash(t, t->n_slots) : 1;
+}
+
+static int phrase_ok(const report_row *row, void *guard)
+{
+    return earshot__report_phrase_ok(guard, row->key[0] ? row->key[0] : "");
+}
+
+/* Removes the rows of a phrase table that the guard refuses. */
+static int drop_phrases(report_table *t, earshot__report_guard *g)
+{
+    return earshot__report_compact(t, phrase_ok, g);
 }
 
 /* "YYYY-MM-DD" as a time_t at its start, in local time or UTC. */
@@ -852,6 +931,11 @@ static void day_in_unit(const earshot_report *r, const char *day, char *out, siz
     strftime(out, len, unit_format(r->unit), &tm);
 }
 
+void earshot__report_period(const earshot_report *r, const char *day, char *out, size_t len)
+{
+    day_in_unit(r, day, out, len);
+}
+
 static char *dup_opt(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -870,8 +954,34 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
         cfg = &d;
     if (!s)
         return fail(r, EARSHOT_MISUSE, "earshot_report_build: no store");
-    if (cfg->min_group < 1)
+    if (cfg->privacy == EARSHOT_PRIVACY_DP) {
+        /* Two protections that do not compose: suppression decides what to
+         * show from exact counts, which the noise is meant to hide. */
+        if (cfg->min_group != 0)
+            return fail(r, EARSHOT_MISUSE, "privacy dp replaces cell suppression: min_group "
+                        "must be 0 with it, not %d (suppression and dp cannot be combined)",
+                        cfg->min_group);
+        if (!(cfg->epsilon > 0 && cfg->epsilon <= 10))
+            return fail(r, EARSHOT_MISUSE, "privacy dp needs an epsilon above 0 and at most "
+                        "10 (got %g)", cfg->epsilon);
+        if (!(cfg->budget > 0) && cfg->budget != 0)
+            return fail(r, EARSHOT_MISUSE, "the privacy budget must be above 0 (got %g)",
+                        cfg->budget);
+        if (!cfg->since || !cfg->until)
+            return fail(r, EARSHOT_MISUSE, "privacy dp needs since and until: the window "
+                        "declares the periods released and the months whose budget is spent");
+        r->dp = 1;
+        r->epsilon = cfg->epsilon;
+        r->budget = cfg->budget > 0 ? cfg->budget : EARSHOT_DP_DEFAULT_BUDGET;
+        for (int ti = 0; ti < N_TABLES; ti++) {
+            r->t[ti].dp_limit = earshot__report_dp_limit(ti);
+            r->t[ti].dp_ses = -1;
+        }
+    } else if (cfg->privacy != EARSHOT_PRIVACY_SUPPRESS) {
+        return fail(r, EARSHOT_MISUSE, "unknown privacy mode %d", (int)cfg->privacy);
+    } else if (cfg->min_group < 1) {
         return fail(r, EARSHOT_MISUSE, "min_group must be at least 1 (got %d)", cfg->min_group);
+    }
     r->min_group = cfg->min_group;
     r->unit = cfg->time_unit;
     r->utc = cfg->utc;
@@ -899,30 +1009,31 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     }
     if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
         return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
-    builder b = {.r = r, .store = s};
+    builder b = {.r = r, .store = s, .guard = earshot__report_guard_open(s)};
+    if (!b.guard)
+        return fail(r, EARSHOT_NOMEM, "out of memory");
     stop_init(&b.stop);
     scan.user = &b;
     int rc = earshot__store_scan(s, &scan);
-    if (b.nomem)
+    /* Phrases are checked once each, after counting: a phrase with a
+     * number word in it, or one today's rules would redact, is dropped. */
+    for (int ti = T_QUESTION_PHRASES; rc == EARSHOT_OK && ti <= T_UNMATCHED; ti++)
+        if (!drop_phrases(&r->t[ti], b.guard))
+            b.nomem = 1;
+    if (b.nomem || earshot__report_guard_nomem(b.guard)) {
+        earshot__report_guard_close(b.guard);
         return fail(r, EARSHOT_NOMEM, "out of memory while counting");
+    }
+    earshot__report_guard_close(b.guard);
     if (rc != EARSHOT_OK)
         return fail(r, rc, "%s", earshot_store_errmsg(s));
     /* The overview row exists even for an empty database. */
     if (!earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL) ||
         !earshot__report_row(&r->t[T_NPS], NULL, NULL))
         return fail(r, EARSHOT_NOMEM, "out of memory");
-    /* Quotes are redacted again with today's rules: a rule added since
-     * they were stored still applies. */
-    report_table *ideas = &r->t[T_IDEAS];
-    for (size_t i = 0; i < ideas->n; i++)
-        for (size_t q = 0; q < ideas->rows[i].n_quotes; q++) {
-            char *again = earshot__store_redact(s, ideas->rows[i].quotes[q].text);
-            if (!again)
-                return fail(r, EARSHOT_NOMEM, "out of memory");
-            free(ideas->rows[i].quotes[q].text);
-            ideas->rows[i].quotes[q].text = again;
-        }
-    if (b.min_day[0]) {
+    if (r->dp && (rc = earshot__report_dp_release(r, s, cfg)) != EARSHOT_OK)
+        return rc;
+    if (b.min_day[0] && !r->dp) {
         day_in_unit(r, b.min_day, r->from, sizeof r->from);
         day_in_unit(r, b.max_day, r->to, sizeof r->to);
     }
@@ -1046,6 +1157,13 @@ static json_t *report_json(earshot_report *r)
     json_object_set_new(root, "version", json_integer(1));
     json_object_set_new(root, "generator", json_string("earshot " EARSHOT_VERSION));
     json_object_set_new(root, "min_group", json_integer(r->min_group));
+    if (r->dp)
+        json_object_set_new(root, "privacy",
+                            json_pack("{s:s,s:s,s:f,s:f,s:s,s:s,s:b}", "mode", "dp",
+                                      "mechanism", "two-sided geometric", "epsilon", r->epsilon,
+                                      "budget_per_month", r->budget, "unit", "session",
+                                      "noise", r->dp_seeded ? "fixed test seed" : "getrandom",
+                                      "private", !r->dp_seeded));
     json_object_set_new(root, "time_unit", json_string(earshot__report_unit_name(r->unit)));
     json_object_set_new(root, "timezone", json_string(r->utc ? "UTC" : "local"));
     json_object_set_new(root, "filter",
@@ -1201,6 +1319,10 @@ static int load_json(earshot_report *r, const char *path, json_t *root)
     if (json_integer_value(json_object_get(root, "version")) != 1)
         return fail(r, EARSHOT_FORMAT, "%s: report version %lld; this earshot reads version 1",
                     path, (long long)json_integer_value(json_object_get(root, "version")));
+    if (json_object_get(root, "privacy"))
+        return fail(r, EARSHOT_FORMAT, "%s: a differentially private report (privacy dp) "
+                    "cannot be loaded for merging: cell suppression would be applied to its "
+                    "noisy figures", path);
     json_t *k = json_object_get(root, "min_group");
     if (!json_is_integer(k) || json_integer_value(k) < 1)
         return fail(r, EARSHOT_FORMAT, "%s: min_group must be a whole number >= 1", path);

@@ -77,20 +77,29 @@ typedef struct report_quote {
     int confidence; /* per mille, so that ordering survives a JSON round trip */
 } report_quote;
 
+typedef struct report_table report_table;
+
 typedef struct report_row {
+    report_table *tab; /* the table the row is in (for contribution bounding) */
+    int declared;      /* privacy dp: a pre-declared category, released even at 0 */
     char *key[REPORT_MAX_KEYS];
     report_cell c[REPORT_MAX_CELLS];
     report_quote *quotes; /* ideas rows only */
     size_t n_quotes;
 } report_row;
 
-typedef struct report_table {
+struct report_table {
     const report_table_def *def;
+    /* Privacy dp, contribution bounding: a session adds to at most
+     * dp_limit cells of this table (0: no bound); dp_used of them so far
+     * for session dp_ses. */
+    int dp_limit, dp_used;
+    int64_t dp_ses;
     report_row *rows;
     size_t n, cap;
     uint32_t *slots; /* open addressing: row index + 1, 0 empty */
     size_t n_slots;
-} report_table;
+};
 
 struct earshot_report {
     report_table t[N_TABLES];
@@ -102,6 +111,11 @@ struct earshot_report {
     char from[16], to[16];         /* the period the data covers, in unit format */
     char **sources;                /* database ids */
     size_t n_sources;
+    /* Privacy dp (report_dp.c): figures are noisy counts of distinct
+     * sessions, nothing is suppressed, and only dp tables are released. */
+    int dp;
+    double epsilon, budget;
+    int dp_seeded; /* noise from EARSHOT_DP_TEST_SEED: not private */
     char errmsg[512];
 };
 
@@ -159,6 +173,52 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
 
 /* "day", "week" or "month". */
 const char *earshot__report_unit_name(earshot_time_unit u);
+
+/* Keeps the rows of t for which keep() says 1, frees the others.
+ * Returns 0 when out of memory. */
+int earshot__report_compact(report_table *t, int (*keep)(const report_row *row, void *u),
+                            void *u);
+/* A day "YYYY-MM-DD" as the report's period of it ("2026-W48", ...). */
+void earshot__report_period(const earshot_report *r, const char *day, char *out, size_t len);
+
+/* report_dp.c: differential privacy (issue 14, item 5). */
+/* The tables a dp report releases (others are emptied), and the most
+ * cells of each one session may add to (contribution bounding). */
+int earshot__report_dp_limit(int ti);
+/* After counting: declares every category (zeros too), spends epsilon
+ * from the store's ledger for each calendar month of the window (or
+ * refuses with EARSHOT_BUDGET), and replaces every released figure by
+ * its count of distinct sessions plus two-sided geometric noise. */
+int earshot__report_dp_release(earshot_report *r, earshot_store *s,
+                               const earshot_report_config *cfg);
+/* The noise source: getrandom(2), or a fixed seed for tests. */
+typedef struct earshot__dp_rng {
+    uint64_t state;
+    int seeded;
+} earshot__dp_rng;
+/* getrandom(2) unless the environment variable EARSHOT_DP_TEST_SEED is
+ * set (tests only: the report then says its noise is not private).
+ * Returns 1 when seeded. */
+int earshot__dp_rng_init(earshot__dp_rng *g);
+/* Two-sided geometric (discrete Laplace) noise: P(k) proportional to
+ * alpha^|k|, alpha = exp(-epsilon / sensitivity). -1 never... returns the
+ * draw; *ok set to 0 when the random source failed. */
+int64_t earshot__dp_noise(earshot__dp_rng *g, double alpha, int *ok);
+
+/* report_guard.c: what a report prints is checked again (issue 14).
+ * A guard asks the store's redactor; it caches its answers per word. */
+typedef struct earshot__report_guard earshot__report_guard;
+earshot__report_guard *earshot__report_guard_open(earshot_store *s); /* NULL: out of memory */
+void earshot__report_guard_close(earshot__report_guard *g);
+/* Non-zero once an answer could not be had for want of memory (the text
+ * asked about was then refused). */
+int earshot__report_guard_nomem(const earshot__report_guard *g);
+/* A quote may be printed: no run of two or more consecutive number words
+ * ("four eight eight", "4111 1111") and nothing today's redactor would
+ * change. */
+int earshot__report_quote_ok(earshot__report_guard *g, const char *text);
+/* A phrase may be listed: no number word at all, nothing to redact. */
+int earshot__report_phrase_ok(earshot__report_guard *g, const char *phrase);
 
 /* report_render.c */
 int earshot__report_write_html(earshot_report *r, const char *path);

@@ -493,9 +493,15 @@ int earshot__report_write_html(earshot_report *r, const char *path)
         fputs(" &middot; channel ", f);
         esc(f, r->channel);
     }
-    fprintf(f, " &middot; %zu database%s &middot; groups under %d sessions suppressed"
-               " &middot; earshot %s</p></header>\n",
-            r->n_sources, r->n_sources == 1 ? "" : "s", r->min_group, EARSHOT_VERSION);
+    if (r->dp)
+        fprintf(f, " &middot; %zu database%s &middot; differential privacy, epsilon %g%s"
+                   " &middot; earshot %s</p></header>\n",
+                r->n_sources, r->n_sources == 1 ? "" : "s", r->epsilon,
+                r->dp_seeded ? " (TEST SEED: not private)" : "", EARSHOT_VERSION);
+    else
+        fprintf(f, " &middot; %zu database%s &middot; groups under %d sessions suppressed"
+                   " &middot; earshot %s</p></header>\n",
+                r->n_sources, r->n_sources == 1 ? "" : "s", r->min_group, EARSHOT_VERSION);
 
     /* Overview */
     fputs("<section id=overview><h2>Overview</h2><div class=cards>", f);
@@ -802,9 +808,14 @@ static int emit_all(earshot_report *r, sink *k)
 {
     if (k->md) {
         fputs("# What customers told us\n\n", k->f);
-        fprintf(k->f, "Period: %s%s%s. Groups of fewer than %d sessions are suppressed.\n",
-                r->from[0] ? r->from : "no data", strcmp(r->from, r->to) ? " to " : "",
-                strcmp(r->from, r->to) ? r->to : "", r->min_group);
+        fprintf(k->f, "Period: %s%s%s. ", r->from[0] ? r->from : "no data",
+                strcmp(r->from, r->to) ? " to " : "", strcmp(r->from, r->to) ? r->to : "");
+        if (r->dp)
+            fprintf(k->f, "Differential privacy, epsilon %g: figures are noisy counts of "
+                          "sessions%s.\n", r->epsilon,
+                    r->dp_seeded ? " (TEST SEED: not private)" : "");
+        else
+            fprintf(k->f, "Groups of fewer than %d sessions are suppressed.\n", r->min_group);
     }
     for (int ti = 0; ti < N_TABLES; ti++) {
         heading(k, earshot__report_defs[ti].id, earshot__report_defs[ti].title);

@@ -6,7 +6,10 @@
  *   forget_me) is decided here, so every front end behaves the same;
  * - text is redacted (plugin/redact.c) before it reaches a statement;
  * - forget is physical: secure_delete zeroes freed content, and a
- *   TRUNCATE checkpoint empties the -wal file;
+ *   TRUNCATE checkpoint copies the zeroed pages home and empties the -wal
+ *   file; a reader that holds an old snapshot is waited for (bounded), and
+ *   if it will not let go, forget says so (EARSHOT_PENDING) and leaves a
+ *   pending-erasure record that the next open completes first;
  * - an acknowledged utterance survives a crash: WAL with synchronous=FULL,
  *   one transaction per utterance;
  * - a locked, full or read-only database never loses a consented
@@ -36,8 +39,10 @@
  * version 2 added provenance and audio columns and the audit table;
  * version 3 added effort signals and the file's random identity;
  * version 4 added requests to review (an erasure heard too unsurely to
- * carry out); version 5 the audio-quality verdict of each utterance. Never
- * edit a migration that has shipped: add one. */
+ * carry out); version 5 the audio-quality verdict of each utterance;
+ * version 6 pending erasures (a forget whose checkpoint a reader blocked);
+ * version 7 the privacy-budget ledger of differentially private reports.
+ * Never edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
     "CREATE TABLE sessions ("
@@ -103,6 +108,25 @@ static const char *const migrations[] = {
     /* 5: rows from before the verdict existed are 'ok' by default, which
      * is what every report said of them until then. */
     "ALTER TABLE utterances ADD COLUMN quality TEXT NOT NULL DEFAULT 'ok';",
+    /* 6: an erasure committed but not yet checkpointed into the main file
+     * because another connection held an old snapshot. Counts only, like
+     * the audit row; the next open checkpoints and deletes the record. */
+    "CREATE TABLE pending_erasures ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at TEXT NOT NULL,"
+    "  what TEXT NOT NULL,"
+    "  sessions INTEGER NOT NULL DEFAULT 0,"
+    "  utterances INTEGER NOT NULL DEFAULT 0);",
+    /* 7: epsilon spent by differentially private reports, per period
+     * (report_dp.c): a report is refused once a period's budget is spent. */
+    "CREATE TABLE privacy_budget ("
+    "  id INTEGER PRIMARY KEY,"
+    "  period TEXT NOT NULL,"       /* YYYY-MM, a calendar month of the data */
+    "  at TEXT NOT NULL,"
+    "  epsilon REAL NOT NULL,"
+    "  budget REAL NOT NULL,"
+    "  what TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX privacy_budget_period ON privacy_budget(period);",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -128,6 +152,7 @@ struct earshot_store {
     size_t lost; /* utterances refused because the queue was full */
     time_t last_purge; /* retention runs at open and then hourly */
     int64_t version;   /* schema version found at open (read-only handles) */
+    int pending_erasure; /* an erasure not yet checkpointed into the main file */
     char id[40];       /* meta.id, "" before schema 3 */
     char errmsg[1024];
 };
@@ -151,6 +176,7 @@ earshot_store_config earshot_store_config_default(void)
 
 static int forget_as(earshot_store *s, const earshot_forget_what *w, const char *how,
                      int64_t *n_sessions, int64_t *n_utterances);
+static int finish_pending(earshot_store *s);
 
 static int fail(earshot_store *s, int rc, const char *fmt, ...)
 {
@@ -417,10 +443,27 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
         return rc;
     s->version = SCHEMA_VERSION;
     read_id(s);
+    /* An erasure a reader blocked last time is finished before anything
+     * else happens on this handle. */
+    int64_t pend = scalar(s, "SELECT count(*) FROM pending_erasures WHERE ?1 = ?1", 0, &src);
+    if (src == SQLITE_OK && pend > 0) {
+        if (finish_pending(s))
+            say(s, EARSHOT_LOG_INFO, "%s: completed %" PRId64 " pending erasure%s", s->path,
+                pend, pend == 1 ? "" : "s");
+        else {
+            s->pending_erasure = 1;
+            say(s, EARSHOT_LOG_WARN, "%s: %" PRId64 " pending erasure%s still blocked by a "
+                "reader; retried at close", s->path, pend, pend == 1 ? "" : "s");
+        }
+    }
     if (cfg->retain_days > 0) {
         int64_t n = 0;
         rc = earshot_store_purge(s, cfg->retain_days, &n);
-        if (rc != EARSHOT_OK)
+        /* A reader keeping purged bytes in the file is no reason not to
+         * open: the pending erasure is finished at close or next open. */
+        if (rc == EARSHOT_PENDING)
+            say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
+        else if (rc != EARSHOT_OK)
             return rc;
         s->last_purge = time(NULL);
     }
@@ -471,7 +514,10 @@ void earshot_store_close(earshot_store *s)
     sqlite3_finalize(s->insert);
     if (s->db) {
         /* Leave no -wal file holding what was written or erased. */
-        if (!s->cfg.read_only)
+        if (!s->cfg.read_only && s->pending_erasure && !finish_pending(s))
+            say(s, EARSHOT_LOG_WARN, "%s: an erasure is still pending (a reader holds an old "
+                "snapshot); the next open completes it", s->path);
+        else if (!s->cfg.read_only)
             sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_close_v2(s->db);
     }
@@ -649,17 +695,73 @@ static void audit(earshot_store *s, const char *event, const char *what, int64_t
     sqlite3_finalize(st);
 }
 
-/* After an erasure the deleted text may still sit in WAL frames;
- * checkpointing with TRUNCATE copies the zeroed pages home and empties
- * the -wal file. A reader holding an old snapshot blocks this: say so. */
-static int scrub(earshot_store *s)
+/* One TRUNCATE checkpoint, then (should a reader hold an old snapshot)
+ * RESTART and TRUNCATE again: each waits through the busy handler
+ * (busy_timeout_ms) for readers to move to the newest snapshot, so the
+ * whole wait is bounded by three timeouts. SQLITE_OK means every frame is
+ * in the main file and the -wal file is empty. */
+static int checkpoint_all(earshot_store *s)
 {
-    int log = 0, done = 0;
-    int src = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (src != SQLITE_OK)
-        return db_fail(s, src, "erased, but the write-ahead log could not be emptied yet "
-                               "(another process is reading); it will be at the next close");
-    return EARSHOT_OK;
+    static const int modes[] = {SQLITE_CHECKPOINT_TRUNCATE, SQLITE_CHECKPOINT_RESTART,
+                                SQLITE_CHECKPOINT_TRUNCATE};
+    int src = SQLITE_OK;
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        int log = 0, done = 0;
+        src = sqlite3_wal_checkpoint_v2(s->db, NULL, modes[i], &log, &done);
+        if (src == SQLITE_OK && modes[i] == SQLITE_CHECKPOINT_TRUNCATE)
+            return SQLITE_OK;
+    }
+    return src;
+}
+
+/* Pending erasures are done once everything is in the main file: their
+ * records go, and that deletion is checkpointed too. */
+static int finish_pending(earshot_store *s)
+{
+    if (checkpoint_all(s) != SQLITE_OK)
+        return 0;
+    if (s->version >= 6)
+        exec(s, "DELETE FROM pending_erasures");
+    checkpoint_all(s);
+    s->pending_erasure = 0;
+    return 1;
+}
+
+/* After an erasure the deleted text may still sit in WAL frames, and the
+ * main file still holds the old pages until a checkpoint copies the
+ * zeroed ones (secure_delete) home. A reader holding an old snapshot
+ * blocks that copy: it is waited for (bounded); if it still holds on, a
+ * pending-erasure record is left and EARSHOT_PENDING returned: the rows
+ * are gone for every reader, but the bytes are not yet gone from the
+ * file. The next open (or close) finishes it. */
+static int scrub(earshot_store *s, const char *what, int64_t ns, int64_t nu)
+{
+    int src = checkpoint_all(s);
+    if (src == SQLITE_OK)
+        return s->pending_erasure ? (finish_pending(s), EARSHOT_OK) : EARSHOT_OK;
+    s->pending_erasure = 1;
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int wsrc = prep(s, &st, "INSERT INTO pending_erasures (at, what, sessions, utterances) "
+                            "VALUES (?1, ?2, ?3, ?4)");
+    if (wsrc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ns);
+        sqlite3_bind_int64(st, 4, nu);
+        wsrc = sqlite3_step(st);
+        wsrc = wsrc == SQLITE_DONE ? SQLITE_OK : wsrc;
+    }
+    sqlite3_finalize(st);
+    return fail(s, EARSHOT_PENDING,
+                "%s: erased from the database, but another connection is still reading an "
+                "older snapshot, so the erased text stays in the file until it lets go "
+                "(waited %d ms x3); %s", s->path, s->cfg.busy_timeout_ms,
+                wsrc == SQLITE_OK ? "a pending erasure is recorded and the next open (or "
+                                    "this handle's close) completes it"
+                                  : "the pending-erasure record could not be written either: "
+                                    "this handle's close retries");
 }
 
 int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased)
@@ -707,7 +809,7 @@ int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased)
     drop_queued(s, &(earshot_forget_what){.session = session});
     if (n_erased)
         *n_erased = n;
-    return scrub(s);
+    return scrub(s, "revoke", 1, n);
 }
 
 /* The active consent that allows transcripts, or 0 if none. */
@@ -1034,7 +1136,7 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
         int64_t ns = 0, nu = 0;
         earshot_forget_what w = {.session = session};
         int rc = forget_as(s, &w, "voice", &ns, &nu);
-        if (rc == EARSHOT_OK)
+        if (rc == EARSHOT_OK || rc == EARSHOT_PENDING)
             *what = EARSHOT_HEARD_FORGOTTEN;
         return rc;
     }
@@ -1158,7 +1260,7 @@ static int forget_as(earshot_store *s, const earshot_forget_what *w, const char 
         *n_sessions = ns;
     if (n_utterances)
         *n_utterances = nu;
-    return scrub(s);
+    return scrub(s, what, ns, nu);
 }
 
 /* YYYY-MM-DD, optionally followed by THH:MM:SSZ. */
@@ -1309,6 +1411,11 @@ char *earshot__store_redact(earshot_store *s, const char *text)
     return earshot__redact(s->redactor, text, NULL);
 }
 
+char *earshot__store_redact_found(earshot_store *s, const char *text, unsigned *found)
+{
+    return earshot__redact(s->redactor, text, found);
+}
+
 static const char *col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -1407,5 +1514,63 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
         sqlite3_finalize(st);
     }
     exec(s, "COMMIT");
+    return rc;
+}
+
+int earshot__store_budget_spend(earshot_store *s, const char *const *periods, size_t n,
+                                double epsilon, double budget, const char *what)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    if (s->cfg.read_only)
+        return fail(s, EARSHOT_MISUSE, "%s: a differentially private report spends privacy "
+                    "budget, recorded in the database: open it for writing", s->path);
+    int src = exec(s, "BEGIN IMMEDIATE");
+    if (src != SQLITE_OK)
+        return db_fail(s, src, "cannot read the privacy budget");
+    int rc = EARSHOT_OK;
+    sqlite3_stmt *st = NULL;
+    src = prep(s, &st, "SELECT coalesce(sum(epsilon), 0) FROM privacy_budget WHERE period = ?1");
+    for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
+        if ((src = sqlite3_step(st)) != SQLITE_ROW)
+            break;
+        src = SQLITE_OK;
+        double spent = sqlite3_column_double(st, 0);
+        /* A small tolerance, so that four reports of 0.5 fit a budget of 2. */
+        if (spent + epsilon > budget + 1e-9)
+            rc = fail(s, EARSHOT_BUDGET, "%s: the privacy budget of %s is spent: %g of %g "
+                      "used, this report needs %g (refused; nothing released)", s->path,
+                      periods[i], spent, budget, epsilon);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (src == SQLITE_OK && rc == EARSHOT_OK)
+        src = prep(s, &st, "INSERT INTO privacy_budget (period, at, epsilon, budget, what) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)");
+    char at[32];
+    now_iso(at, sizeof at, time(NULL));
+    for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 3, epsilon);
+        sqlite3_bind_double(st, 4, budget);
+        sqlite3_bind_text(st, 5, what ? what : "", -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_OK && rc == EARSHOT_OK)
+        src = exec(s, "COMMIT");
+    if (src != SQLITE_OK || rc != EARSHOT_OK) {
+        if (src != SQLITE_OK)
+            rc = db_fail(s, src, "cannot record the privacy budget");
+        char why[sizeof s->errmsg];
+        memcpy(why, s->errmsg, sizeof why);
+        exec(s, "ROLLBACK");
+        memcpy(s->errmsg, why, sizeof why);
+    }
     return rc;
 }

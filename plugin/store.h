@@ -53,5 +53,17 @@ const char *earshot__store_id(earshot_store *s);
  * Reports redact quotes again, so a rule added since they were stored
  * still applies. */
 char *earshot__store_redact(earshot_store *s, const char *text);
+/* The same, with the EARSHOT__PII_* bits of the tags used in *found
+ * (found may be NULL). */
+char *earshot__store_redact_found(earshot_store *s, const char *text, unsigned *found);
+
+/* The privacy-budget ledger (schema 7). In one write transaction: for
+ * each of the n periods ("YYYY-MM"), the epsilon spent so far plus
+ * epsilon must not exceed budget; if one would, nothing is recorded and
+ * EARSHOT_BUDGET is returned, the store's message naming the period and
+ * what it has left. Otherwise one row per period is recorded. A store
+ * opened read-only cannot keep a ledger: EARSHOT_MISUSE. */
+int earshot__store_budget_spend(earshot_store *s, const char *const *periods, size_t n,
+                                double epsilon, double budget, const char *what);
 
 #endif

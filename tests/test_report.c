@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include "earshot.h"
+#include "report.h" /* the dp noise source, tested directly */
 
 #include <jansson.h>
+#include <math.h>
 #include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -778,6 +780,373 @@ static void test_bad_input(void **state)
     earshot_store_close(s);
 }
 
+/* Rows stored under older, weaker rules (written here with SQL, as such
+ * a file would hold them): a quote with a leaked digit run, or one
+ * today's redactor would change, is dropped; a clean quote stays; a
+ * phrase with a number word never reaches the phrase lists. */
+static void test_leaked_digits_dropped(void **state)
+{
+    (void)state;
+    char db[400];
+    snprintf(db, sizeof db, "%s/leak.db", dir);
+    unlink(db);
+    earshot_store_close(open_store(db, 0));
+    static const char *const ideas[] = {
+        "you should take my card [CARD] and one four eight eight and zero three four three",
+        "you should call me on 07700 900123 about the benches",
+        "you should put benches by the door",
+    };
+    char sql[4096];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "BEGIN;");
+    for (int i = 0; i < 6; i++) {
+        len += (size_t)snprintf(sql + len, sizeof sql - len,
+            "INSERT INTO sessions VALUES (%d, 'k', '2026-10-01T09:00:00Z', NULL);"
+            "INSERT INTO consents VALUES (%d, %d, 1, 1, 0, '1', 'api', '2026-10-01T09:00:00Z',"
+            " NULL);"
+            "INSERT INTO utterances (session_id, consent_id, heard_at, text, intent, confidence,"
+            " sentiment, topics) VALUES (%d, %d, '2026-10-01T09:00:10Z', '%s', 'suggestion',"
+            " 0.9, 'neutral', 'store'), (%d, %d, '2026-10-01T09:00:20Z',"
+            " 'the code was four eight eight nine on the broken screen', 'other', 0.5, 'neutral', '');",
+            i + 1, i + 1, i + 1, i + 1, i + 1, ideas[i % 3], i + 1, i + 1);
+    }
+    snprintf(sql + len, sizeof sql - len, "COMMIT;");
+    sql_exec(db, sql);
+    earshot_report *r = build(db, 1);
+    json_t *j = as_json(r, "leak.json");
+    char *text = json_dumps(j, 0);
+    assert_non_null(strstr(text, "you should put benches by the door"));
+    assert_null(strstr(text, "four eight eight"));
+    assert_null(strstr(text, "[CARD] and one"));
+    assert_null(strstr(text, "07700"));
+    assert_null(strstr(text, "about the benches"));
+    /* The phrase list keeps the words around the number, not the number. */
+    assert_non_null(strstr(text, "broken screen"));
+    json_t *un = json_object_get(json_object_get(j, "sections"), "unmatched"), *row;
+    size_t i;
+    json_array_foreach(un, i, row) {
+        const char *ph = json_string_value(json_object_get(row, "phrase"));
+        assert_null(strstr(ph, "four"));
+        assert_null(strstr(ph, "eight"));
+        assert_null(strstr(ph, "nine"));
+    }
+    free(text);
+    json_decref(j);
+    /* Markdown and HTML print the same rows. */
+    char md[400];
+    snprintf(md, sizeof md, "%s/leak.md", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, md), EARSHOT_OK);
+    char *m = slurp(md);
+    assert_null(strstr(m, "four eight"));
+    assert_non_null(strstr(m, "benches by the door"));
+    free(m);
+    earshot_report_free(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* differential privacy (issue 14, item 5)                              */
+/* ------------------------------------------------------------------ */
+
+/* 10,000 draws of the two-sided geometric at epsilon 0.5 (alpha =
+ * e^-0.5): mean 0 and variance 2 alpha / (1 - alpha)^2 = 7.84, within
+ * bounds five standard errors wide; the same seed gives the same draws,
+ * and getrandom(2) passes the same bounds. */
+static void check_noise(earshot__dp_rng *g, double alpha)
+{
+    enum { N = 10000 };
+    double sum = 0, sq = 0;
+    int64_t lo = 0, hi = 0;
+    for (int i = 0; i < N; i++) {
+        int ok;
+        int64_t k = earshot__dp_noise(g, alpha, &ok);
+        assert_true(ok);
+        sum += (double)k;
+        sq += (double)k * (double)k;
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    double var = 2 * alpha / ((1 - alpha) * (1 - alpha));
+    double mean = sum / N, v = sq / N - mean * mean;
+    printf("noise alpha %.4f: mean %.4f, variance %.3f (expected 0, %.3f), range %lld..%lld\n",
+           alpha, mean, v, var, (long long)lo, (long long)hi);
+    /* Standard error of the mean sqrt(var / N); of the variance about
+     * var * sqrt((kurtosis - 1) / N), kurtosis of the discrete Laplace
+     * near 6. */
+    assert_true(fabs(mean) < 5 * sqrt(var / N));
+    assert_true(fabs(v - var) < 5 * var * sqrt(5.0 / N));
+    assert_true(lo < 0 && hi > 0);
+}
+
+static void test_dp_noise_distribution(void **state)
+{
+    (void)state;
+    earshot__dp_rng a = {.state = 42, .seeded = 1}, b = {.state = 42, .seeded = 1};
+    check_noise(&a, exp(-0.5));
+    for (int i = 0; i < 100; i++) {
+        int ok;
+        int64_t x = earshot__dp_noise(&b, 0.5, &ok);
+        (void)x;
+    }
+    earshot__dp_rng c = {.state = 7, .seeded = 1}, d = {.state = 7, .seeded = 1};
+    for (int i = 0; i < 100; i++) {
+        int ok;
+        assert_int_equal(earshot__dp_noise(&c, 0.9, &ok), earshot__dp_noise(&d, 0.9, &ok));
+    }
+    check_noise(&c, exp(-0.1 / 3)); /* a table's alpha at epsilon 1 */
+    unsetenv("EARSHOT_DP_TEST_SEED");
+    earshot__dp_rng r;
+    assert_int_equal(earshot__dp_rng_init(&r), 0); /* getrandom(2) */
+    check_noise(&r, exp(-0.5));
+    setenv("EARSHOT_DP_TEST_SEED", "99", 1);
+    assert_int_equal(earshot__dp_rng_init(&r), 1);
+    unsetenv("EARSHOT_DP_TEST_SEED");
+}
+
+static int dp_build(const char *db, double eps, double budget, const char *since,
+                    const char *until, earshot_report **out, earshot_store **sp)
+{
+    earshot_store *s = open_store(db, 0);
+    earshot_report_config cfg = earshot_report_config_default();
+    cfg.privacy = EARSHOT_PRIVACY_DP;
+    cfg.min_group = 0;
+    cfg.epsilon = eps;
+    cfg.budget = budget;
+    cfg.since = since;
+    cfg.until = until;
+    cfg.utc = 1;
+    cfg.grammar_dir = EARSHOT_SOURCE_GRAMMAR_DIR;
+    int rc = earshot_report_build(s, &cfg, out);
+    if (sp)
+        *sp = s;
+    else
+        earshot_store_close(s);
+    return rc;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && rm -f '%s-wal' '%s-shm'", from, to, to, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static long long fig(json_t *row, const char *cell)
+{
+    return json_integer_value(json_object_get(json_object_get(row, cell), "n"));
+}
+
+/* A dp report of October: every category released (zeros too), noisy
+ * figures of distinct sessions near the exact ones, derived figures from
+ * the noisy counts, nothing free-text; the ledger records it and refuses
+ * the report that would pass the month's budget. */
+static void test_dp_report(void **state)
+{
+    (void)state;
+    char db[400], js[400];
+    snprintf(db, sizeof db, "%s/dp.db", dir);
+    copy_file(db_c, db);
+    setenv("EARSHOT_DP_TEST_SEED", "2026", 1);
+    earshot_report *r = NULL;
+    if (dp_build(db, 1.0, 2.0, "2026-10-01", "2026-10-31", &r, NULL) != EARSHOT_OK)
+        fail_msg("%s", earshot_report_errmsg(r));
+    json_t *j = as_json(r, "dp.json");
+    json_t *sec = json_object_get(j, "sections");
+    /* People's formats say which protection it is, and never "<K". */
+    char md[400], html[400];
+    snprintf(md, sizeof md, "%s/dp.md", dir);
+    snprintf(html, sizeof html, "%s/dp.html", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, md), EARSHOT_OK);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, html), EARSHOT_OK);
+    for (int f = 0; f < 2; f++) {
+        char *page = slurp(f ? html : md);
+        assert_non_null(strstr(page, "ifferential privacy, epsilon 1"));
+        assert_non_null(strstr(page, "TEST"));
+        assert_null(strstr(page, "suppressed"));
+        assert_null(strstr(page, "&lt;0"));
+        free(page);
+    }
+    /* Pre-declared: all 11 scores, every intent of the grammar (11, "other"
+     * among them) but the 3 dialogue ones, every day of October for each. */
+    json_t *ratings = json_object_get(sec, "ratings");
+    assert_int_equal(json_array_size(ratings), 11);
+    size_t n_intents = json_array_size(json_object_get(sec, "intents"));
+    assert_int_equal(n_intents, 11 - 3);
+    assert_int_equal(json_array_size(json_object_get(sec, "intent_trend")), 31 * n_intents);
+    size_t zeros = 0, i;
+    json_t *row;
+    json_array_foreach(json_object_get(sec, "intent_trend"), i, row) {
+        zeros += fig(row, "utterances") == 0;
+    }
+    assert_true(zeros > 0); /* zeros are released, not hidden */
+    /* Nothing free-text, no channels, no quotes, nothing suppressed. */
+    assert_int_equal(json_array_size(json_object_get(sec, "unmatched")), 0);
+    assert_int_equal(json_array_size(json_object_get(sec, "question_phrases")), 0);
+    assert_int_equal(json_array_size(json_object_get(sec, "channels")), 0);
+    char *text = json_dumps(j, 0);
+    assert_null(strstr(text, "suppressed"));
+    assert_null(strstr(text, "\"text\""));
+    assert_non_null(strstr(text, "TEST ONLY"));
+    free(text);
+    json_t *priv = json_object_get(j, "privacy");
+    assert_string_equal(json_string_value(json_object_get(priv, "mode")), "dp");
+    assert_false(json_is_true(json_object_get(priv, "private"))); /* seeded */
+    /* Figures are distinct sessions plus noise: near the SQL's, not all equal. */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    double absdiff = 0;
+    int n = 0, equal = 0;
+    json_array_foreach(ratings, i, row) {
+        char sql[300];
+        snprintf(sql, sizeof sql, "SELECT count(DISTINCT session_id) FROM utterances WHERE "
+                 "slots = '{\"score\":%lld}' AND heard_at < '2026-11-01' AND intent NOT IN "
+                 "('consent_yes','consent_no','forget_me')",
+                 (long long)json_integer_value(json_object_get(row, "score")));
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        long long exact = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+        long long noisy = fig(row, "ratings");
+        absdiff += (double)(noisy > exact ? noisy - exact : exact - noisy);
+        equal += noisy == exact;
+        n++;
+    }
+    sqlite3_close(h);
+    /* Scale 2 / 0.1 = 20 per figure (ratings: 2 cells a session, 0.1 each
+     * table): mean |noise| about 20, never hundreds; clamping at 0 only
+     * shrinks it. */
+    printf("dp ratings: mean |noisy - exact| %.1f over %d scores, %d equal\n", absdiff / n, n,
+           equal);
+    assert_true(equal < n);
+    assert_true(absdiff / n < 80);
+    /* NPS from the noisy counts. */
+    json_t *nps = json_object_get(sec, "nps");
+    long long R = fig(nps, "ratings"), P = fig(nps, "promoters"), D = fig(nps, "detractors");
+    if (R > 0 && json_object_get(nps, "nps")) {
+        double want = 100.0 * (double)(P - D) / (double)R;
+        assert_true(fabs((double)json_integer_value(json_object_get(nps, "nps")) - want) < 0.51);
+    }
+    json_decref(j);
+    /* A second report of the month spends another 0.5. */
+    earshot_report *r2 = NULL;
+    assert_int_equal(dp_build(db, 0.5, 2.0, "2026-10-01", "2026-10-31", &r2, NULL),
+                     EARSHOT_OK);
+    earshot_report_free(r2);
+    /* A dp report cannot be merged (suppression would apply to it). */
+    snprintf(js, sizeof js, "%s/dp.json", dir);
+    earshot_report *in = NULL;
+    assert_int_equal(earshot_report_load(js, &in), EARSHOT_FORMAT);
+    assert_non_null(strstr(earshot_report_errmsg(in), "differentially private"));
+    earshot_report_free(in);
+    earshot_report_free(r);
+
+    /* The ledger: 1 + 0.5 of October's 2 spent; 0.5 more fits exactly,
+     * then any more is refused and nothing is recorded. */
+    assert_int_equal(dp_build(db, 0.5, 2.0, "2026-10-01", "2026-10-31", &r, NULL), EARSHOT_OK);
+    earshot_report_free(r);
+    earshot_store *s = NULL;
+    assert_int_equal(dp_build(db, 0.25, 2.0, "2026-10-15", "2026-11-02", &r, &s),
+                     EARSHOT_BUDGET);
+    assert_non_null(strstr(earshot_report_errmsg(r), "2026-10"));
+    assert_non_null(strstr(earshot_report_errmsg(r), "refused"));
+    earshot_report_free(r);
+    earshot_store_close(s);
+    /* November (not spent) is still open; a larger budget is a choice. */
+    assert_int_equal(dp_build(db, 0.25, 2.0, "2026-11-01", "2026-11-30", &r, NULL), EARSHOT_OK);
+    earshot_report_free(r);
+    assert_int_equal(dp_build(db, 0.25, 3.0, "2026-10-01", "2026-10-31", &r, NULL), EARSHOT_OK);
+    earshot_report_free(r);
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*), sum(epsilon) FROM privacy_budget "
+                                           "WHERE period = '2026-10'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 4);
+    assert_true(fabs(sqlite3_column_double(st, 1) - 2.25) < 1e-9);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    unsetenv("EARSHOT_DP_TEST_SEED");
+}
+
+/* Suppression and dp cannot be combined by accident: through the API
+ * (min_group must be 0) and the command line (--min-group with --privacy
+ * dp), each with one clear line; dp on a read-only store, without a
+ * window, or with a bad epsilon is refused too. */
+static void test_dp_misuse(void **state)
+{
+    (void)state;
+    char db[300];
+    snprintf(db, sizeof db, "%s/dp2.db", dir);
+    copy_file(db_c, db);
+    earshot_store *s = open_store(db, 0);
+    earshot_report_config cfg = earshot_report_config_default();
+    cfg.privacy = EARSHOT_PRIVACY_DP;
+    cfg.epsilon = 1;
+    cfg.since = "2026-10-01";
+    cfg.until = "2026-10-31";
+    cfg.grammar_dir = EARSHOT_SOURCE_GRAMMAR_DIR;
+    earshot_report *r = NULL;
+    assert_int_equal(earshot_report_build(s, &cfg, &r), EARSHOT_MISUSE); /* min_group 5 */
+    assert_non_null(strstr(earshot_report_errmsg(r), "cannot be combined"));
+    earshot_report_free(r);
+    cfg.min_group = 0;
+    cfg.epsilon = 0;
+    assert_int_equal(earshot_report_build(s, &cfg, &r), EARSHOT_MISUSE);
+    earshot_report_free(r);
+    cfg.epsilon = 1;
+    cfg.until = NULL;
+    assert_int_equal(earshot_report_build(s, &cfg, &r), EARSHOT_MISUSE);
+    earshot_report_free(r);
+    earshot_store_close(s);
+    cfg.until = "2026-10-31";
+    s = open_store(db, 1);
+    assert_int_equal(earshot_report_build(s, &cfg, &r), EARSHOT_MISUSE);
+    assert_non_null(strstr(earshot_report_errmsg(r), "open it for writing"));
+    earshot_report_free(r);
+    earshot_store_close(s);
+    /* Suppression alone ignores epsilon and budget fields it is not given. */
+    struct {
+        const char *args, *msg;
+        int status;
+    } cli[] = {
+        {"--privacy dp --epsilon 1 --min-group 5 --since 2026-10-01 --until 2026-10-31",
+         "give one or the other", 2},
+        {"--privacy dp --since 2026-10-01 --until 2026-10-31", "needs --epsilon", 2},
+        {"--privacy dp --epsilon 1", "needs --since and --until", 2},
+        {"--epsilon 1", "belong to --privacy dp", 2},
+        {"--privacy dp --epsilon 0 --since 2026-10-01 --until 2026-10-31", "--epsilon needs", 2},
+        {"--privacy laplace", "suppress or dp", 2},
+        {"--privacy dp --epsilon 1.5 --budget 1 --since 2026-10-01 --until 2026-10-31",
+         "budget of 2026-10 is spent", 1},
+    };
+    for (size_t i = 0; i < sizeof cli / sizeof *cli; i++) {
+        char cmd[2048], err[300];
+        snprintf(err, sizeof err, "%s/dp-cli.err", dir);
+        snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --out /dev/null %s 2>'%s'", bin, db,
+                 cli[i].args, err);
+        int st = system(cmd);
+        char *e = slurp(err);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != cli[i].status || !strstr(e, cli[i].msg))
+            fail_msg("%s: exit %d, stderr: %s", cli[i].args, WEXITSTATUS(st), e);
+        free(e);
+    }
+    /* And the command line's dp report works, spending the ledger. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "EARSHOT_DP_TEST_SEED=1 '%s' report --db '%s' --privacy dp "
+             "--epsilon 0.5 --since 2026-10-01 --until 2026-10-31 --format json --out '%s/dp-cli."
+             "json' 2>/dev/null", bin, db, dir);
+    assert_int_equal(system(cmd), 0);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM privacy_budget", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
 /* The HTML in a real browser: loads with no console error or blocked
  * request (its Content-Security-Policy forbids every request), renders
  * every section, and a screenshot is taken (build/tests/report.png). */
@@ -843,6 +1212,10 @@ int main(void)
         cmocka_unit_test(test_merge_equals_merged_data),
         cmocka_unit_test(test_secondary_suppression),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_leaked_digits_dropped),
+        cmocka_unit_test(test_dp_noise_distribution),
+        cmocka_unit_test(test_dp_report),
+        cmocka_unit_test(test_dp_misuse),
         cmocka_unit_test(test_html_in_chromium),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

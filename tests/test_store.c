@@ -205,7 +205,7 @@ static void test_consent_matrix(void **state)
     struct stat st;
     assert_int_equal(stat(db, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(sql_int("PRAGMA user_version"), 5);
+    assert_int_equal(sql_int("PRAGMA user_version"), 7);
     char *mode = sql_text("PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -458,6 +458,118 @@ static void test_forget_erases_bytes(void **state)
     free(ok);
 }
 
+/* A reader in another process holds a read transaction (an old
+ * snapshot) while forget runs: forget waits for it, and once it returns
+ * EARSHOT_OK the phrase is in neither file. The reader lets go only after
+ * it has seen the erasure committed and the phrase still in the main
+ * file, which proves the checkpoint was really blocked by it (its exit
+ * status says so); no timing is assumed. */
+static void test_forget_waits_for_reader(void **state)
+{
+    (void)state;
+    fresh();
+    earshot_store *s = open_db(20000, 0);
+    int64_t a = session_with(s, "north", "the tamarind chutney was far too hot");
+    earshot_store_close(s); /* checkpointed: the phrase is in the main file */
+    s = open_db(20000, 0);
+    assert_true(file_contains(db, "tamarind"));
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        sqlite3 *h, *peek;
+        if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+            sqlite3_exec(h, "BEGIN; SELECT count(*) FROM utterances;", NULL, NULL, NULL) !=
+                SQLITE_OK ||
+            sqlite3_open_v2(db, &peek, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+            _exit(3);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(3);
+        /* Until the erasure is committed (a new snapshot sees it)... */
+        for (int i = 0;; i++) {
+            sqlite3_stmt *st;
+            int n = -1;
+            if (sqlite3_prepare_v2(peek, "SELECT count(*) FROM utterances", -1, &st, NULL) ==
+                    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+            if (n == 0)
+                break;
+            if (i > 6000)
+                _exit(4); /* a minute: forget never committed */
+            usleep(10000);
+        }
+        /* ...when the old bytes must still be in the main file. */
+        int blocked = file_contains(db, "tamarind");
+        sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(h);
+        sqlite3_close(peek);
+        _exit(blocked ? 0 : 5);
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    earshot_forget_what w = {.session = a};
+    int64_t ns = 0, nu = 0;
+    int rc = earshot_forget(s, &w, &ns, &nu);
+    if (rc != EARSHOT_OK)
+        fail_msg("forget: %s", earshot_store_errmsg(s));
+    assert_int_equal(nu, 1);
+    /* Once forget has returned: not in the .db, not in the -wal. */
+    assert_false(db_files_contain("tamarind"));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    earshot_store_close(s);
+    assert_false(db_files_contain("tamarind"));
+}
+
+/* A reader that never lets go (a second connection in this process):
+ * forget cannot finish the checkpoint, says so with EARSHOT_PENDING, and
+ * leaves a pending-erasure record; the rows are gone for every reader.
+ * After the reader is gone, the next open completes the erasure first. */
+static void test_forget_pending_erasure(void **state)
+{
+    (void)state;
+    fresh();
+    earshot_store *s = open_db(30, 0);
+    int64_t a = session_with(s, "north", "the persimmon sorbet had melted");
+    earshot_store_close(s);
+    s = open_db(30, 0);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    /* Its close must not checkpoint either: only the next open may. */
+    assert_int_equal(sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "BEGIN; SELECT count(*) FROM utterances;", NULL, NULL,
+                                  NULL), SQLITE_OK);
+    earshot_forget_what w = {.session = a};
+    int64_t ns = 0, nu = 0;
+    assert_int_equal(earshot_forget(s, &w, &ns, &nu), EARSHOT_PENDING);
+    assert_non_null(strstr(earshot_store_errmsg(s), "pending erasure is recorded"));
+    assert_string_not_equal(earshot_errstr(EARSHOT_PENDING), earshot_errstr(EARSHOT_STORAGE));
+    assert_int_equal(nu, 1);
+    assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM pending_erasures"), 1);
+    assert_true(file_contains(db, "persimmon")); /* what PENDING warns of */
+    earshot_store_close(s); /* its retry is blocked too */
+    assert_true(file_contains(db, "persimmon"));
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(h);
+    assert_true(db_files_contain("persimmon"));
+    s = open_db(30, 0);
+    assert_false(db_files_contain("persimmon"));
+    assert_int_equal(sql_int("SELECT count(*) FROM pending_erasures"), 0);
+    assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'forget'"), 1);
+    earshot_store_close(s);
+    char *ok = sql_text("PRAGMA integrity_check");
+    assert_string_equal(ok, "ok");
+    free(ok);
+}
+
 static void test_export_and_sessions(void **state)
 {
     (void)state;
@@ -540,7 +652,7 @@ static void test_migrations(void **state)
     close(fd);
     earshot_store *s = open_db(-1, 0);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 5);
+    assert_int_equal(sql_int("PRAGMA user_version"), 7);
     assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);
 
     /* From version 1, keeping its rows. */
@@ -553,7 +665,7 @@ static void test_migrations(void **state)
     int64_t n = session_with(s, "new-kiosk", "the lifts were broken");
     assert_true(n > 1);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 5);
+    assert_int_equal(sql_int("PRAGMA user_version"), 7);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances WHERE text = "
                              "'the toilets were dirty' AND model_hash IS NULL"), 1);
@@ -897,6 +1009,8 @@ int main(void)
         cmocka_unit_test(test_no_erasure_on_a_guess),
         cmocka_unit_test(test_redacted_before_writing),
         cmocka_unit_test(test_forget_erases_bytes),
+        cmocka_unit_test(test_forget_waits_for_reader),
+        cmocka_unit_test(test_forget_pending_erasure),
         cmocka_unit_test(test_export_and_sessions),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_migrations),
