@@ -183,7 +183,14 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
             copy.analysis = &a;
         }
     }
-    return e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+    /* The redacted text beside the raw one, so that an app can show what
+     * is stored. Out of memory leaves it NULL rather than raw. */
+    char *redacted = e->redactor ? earshot__redact(e->redactor, u->text ? u->text : "", NULL)
+                                 : NULL;
+    copy.text_redacted = redacted;
+    int stop = e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+    free(redacted);
+    return stop;
 }
 
 int earshot_open(earshot **out, const earshot_config *cfg)
@@ -222,6 +229,16 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     int rc = EARSHOT_OK;
     char domain[1100] = "";
     int domain_temp = 0;
+    if (!cfg->analyze) {
+        /* No analysis, but text_redacted still: rules that do not load
+         * leave it NULL instead of failing a handle that never needed
+         * them. */
+        char rules[4096], ignored[256];
+        const char *gdir = e->grammar_dir ? e->grammar_dir : earshot_default_grammar_dir();
+        snprintf(rules, sizeof rules, "%s/redact.rules", gdir);
+        if (access(rules, F_OK) == 0)
+            e->redactor = earshot__redactor_open(gdir, ignored, sizeof ignored);
+    }
     if (cfg->analyze) {
         rc = open_grammar(e);
         if (rc != EARSHOT_OK)

@@ -72,7 +72,7 @@ typedef struct span {
     int type;           /* index into tags[] */
 } span;
 
-enum { TAG_PHONE, TAG_CARD, TAG_NUMBER, TAG_EMAIL, TAG_NAME, TAG_ADDRESS };
+enum { TAG_PHONE, TAG_CARD, TAG_NUMBER, TAG_EMAIL, TAG_NAME, TAG_ADDRESS, TAG_DATE, TAG_POSTCODE };
 static const struct {
     const char *text;
     unsigned bit;
@@ -80,6 +80,7 @@ static const struct {
     {"[PHONE]", EARSHOT__PII_PHONE},   {"[CARD]", EARSHOT__PII_CARD},
     {"[NUMBER]", EARSHOT__PII_NUMBER}, {"[EMAIL]", EARSHOT__PII_EMAIL},
     {"[NAME]", EARSHOT__PII_NAME},     {"[ADDRESS]", EARSHOT__PII_ADDRESS},
+    {"[DATE]", EARSHOT__PII_DATE},     {"[POSTCODE]", EARSHOT__PII_POSTCODE},
 };
 
 /* Everything one earshot__redact() call works on; the redactor itself is
@@ -514,6 +515,57 @@ static int luhn(const digits *g)
     return sum % 10 == 0;
 }
 
+/* Dutch BSN (burgerservicenummer): nine digits passing the "11-test",
+ * 9*d1 + 8*d2 + ... + 2*d8 - d9 divisible by 11. */
+static int bsn_valid(const digits *g)
+{
+    if (g->unknown || g->n != 9)
+        return 0;
+    int sum = 0;
+    for (int k = 0; k < 8; k++)
+        sum += (9 - k) * (g->d[k] - '0');
+    sum -= g->d[8] - '0';
+    return sum % 11 == 0 && sum != 0;
+}
+
+/* Belgian national register number: eleven digits, the last two 97 minus
+ * the first nine mod 97 (with a 2 in front of them for people born in
+ * 2000 or later). */
+static int be_nrn_valid(const digits *g)
+{
+    if (g->unknown || g->n != 11)
+        return 0;
+    long long first = 0;
+    for (int k = 0; k < 9; k++)
+        first = first * 10 + (g->d[k] - '0');
+    int check = (g->d[9] - '0') * 10 + (g->d[10] - '0');
+    return 97 - first % 97 == check || 97 - (2000000000LL + first) % 97 == check;
+}
+
+/* A US social security number read in its 3-2-4 groups: area not 000,
+ * 666 or 9xx, group not 00, serial not 0000. (It has no check digit; the
+ * grouping is what tells it from other nine digits.) */
+static int ssn_valid(const digits *g, const int *groups, int n_groups)
+{
+    if (g->unknown || g->n != 9 || n_groups != 3 || groups[0] != 3 || groups[1] != 2 ||
+        groups[2] != 4)
+        return 0;
+    const char *d = g->d;
+    if (!memcmp(d, "000", 3) || !memcmp(d, "666", 3) || d[0] == '9')
+        return 0;
+    return memcmp(d + 3, "00", 2) && memcmp(d + 5, "0000", 4);
+}
+
+/* Whether digits read in groups with "and", "dash" or a comma between
+ * them carry a checksum or the shape of an identity number, which makes
+ * them one number even when the groups were said as "fourteen eighty
+ * eight" rather than digit by digit. */
+static int id_checksum(const digits *g, const int *groups, int n_groups)
+{
+    return (g->n >= 13 && g->n <= 19 && luhn(g)) || bsn_valid(g) || be_nrn_valid(g) ||
+           ssn_valid(g, groups, n_groups);
+}
+
 /* The tag a run's digits call for by their count, first digit, checksum
  * and the cue before them; -1 when these decide nothing. Cards first: a
  * Luhn-valid 16 digits after "number" is still a card. A leading 0 or '+'
@@ -530,6 +582,21 @@ static int classify(const digits *g, int cue, int plus)
     if (g->n >= 7 && g->n <= 15 && (plus || first0 || cue == CUE_PHONE))
         return TAG_PHONE;
     return -1;
+}
+
+/* A word or mark that may join two digit groups: "and", "dash", ','. */
+static int digit_join(const ctx *c, size_t i)
+{
+    return (free_word(c, i) && (flags_of(c, i) & W_DIGIT_JOIN)) || punct_is(c, i, ",");
+}
+
+/* How many join tokens stand at i: one, or two ("and then", ", and");
+ * 0 when none. The caller checks that digits follow. */
+static size_t digit_join_len(const ctx *c, size_t i)
+{
+    if (!digit_join(c, i))
+        return 0;
+    return digit_join(c, i + 1) ? 2 : 1;
 }
 
 /* A mark that may stand inside a number read out after a strong cue:
@@ -582,12 +649,32 @@ static int noisy_stretch(ctx *c, size_t *ip)
     size_t j = i, first = 0, last = 0, like_last = 0;
     int started = 0, elements = 0, kept_elements = 0, plus = 0, open = 0, noise = 0;
     int pending = 0; /* digit-like words after the last real digit */
+    /* The state before the last "and"/"then"/','  between digit groups: a
+     * group of one digit after it ("... and two items") is no part of the
+     * number. */
+    digits join_kept = {0};
+    size_t join_last = 0;
+    int join_elements = 0, joined = 0;
     while (j < c->n && j - i < STRETCH_MAX_TOKENS) {
         const token *t = &c->t[j];
         int cls;
         size_t len;
         if (t->taken || t->kind == T_EMAIL)
             break;
+        size_t nj;
+        if (started && kept_elements && !pending && (nj = digit_join_len(c, j))) {
+            digits probe = {0};
+            int pcls;
+            if (digit_element(c, j + nj, &probe, &pcls) && !is_like(pcls)) {
+                join_kept = kept;
+                join_last = last;
+                join_elements = kept_elements;
+                joined = 1;
+                noise = 0;
+                j += nj;
+                continue;
+            }
+        }
         if (t->kind == T_PUNCT || (free_word(c, j) && (flags_of(c, j) & W_PLUS))) {
             if (t->kind == T_PUNCT && !stretch_mark(c, j))
                 break;
@@ -623,7 +710,9 @@ static int noisy_stretch(ctx *c, size_t *ip)
         }
         if (flags_of(c, j) & W_BREAK)
             break;
-        if (++noise > (started ? STRETCH_NOISE_MAX : 1))
+        /* Groups after a join are digits only: in "... one two three,
+         * nine out of ten" the rating is no group. */
+        if (joined || ++noise > (started ? STRETCH_NOISE_MAX : 1))
             break;
         j++;
     }
@@ -634,6 +723,11 @@ static int noisy_stretch(ctx *c, size_t *ip)
         kept = g;
         kept_elements = elements;
         last = like_last;
+    }
+    if (joined && kept.n - join_kept.n < 2) {
+        kept = join_kept;
+        last = join_last;
+        kept_elements = join_elements;
     }
     if (kept_elements < STRETCH_MIN)
         return 0;
@@ -649,6 +743,21 @@ static int noisy_stretch(ctx *c, size_t *ip)
     add_span(c, first, last, type);
     *ip = last + 1;
     return 1;
+}
+
+/* One group of a run between joins, for the digit-by-digit test: every
+ * element a single spoken digit ("four", "double oh"), none of them
+ * "fourteen", "ninety nine", written digits or a digit-like word. */
+typedef struct group {
+    size_t digits;
+    int single; /* every element so far one spoken digit */
+} group;
+
+static void group_add(group *gr, int cls, size_t n)
+{
+    gr->digits += n;
+    if (cls != EL_SINGLE)
+        gr->single = 0;
 }
 
 /* Digit runs: consecutive numbers, spoken or written, joined by spaces,
@@ -711,6 +820,18 @@ static void pass_digits(ctx *c)
          * 12/05/1980". Without one they are dates, fractions and prices. */
         const char *joins = cue >= 0 ? "-()/." : "-()";
         size_t last = j + len - 1;
+        /* Groups joined by a digit-join word or a comma ("four five three
+         * nine and one four eight eight ..."): each needs two or more
+         * digits, and the whole is one number only when every group was
+         * read digit by digit, a cue came first, or the digits pass a
+         * checksum (id_checksum()); otherwise the run ends before the
+         * first join, as "four ninety nine and two fifty" must. */
+        group grp = {0, 1};
+        group_add(&grp, cls, g.n);
+        int groups[8], n_groups = 0, n_joins = 0, all_single = 1;
+        digits at_join = {0}, at_last_join = {0}, at_like = {0};
+        size_t at_join_last = 0, at_last_join_last = 0, like_tok = 0, at_like_last = 0;
+        int had_like = 0, had_multi = cls == EL_MULTI;
         j += len;
         /* Where the run ends should its last digit-like words be words. */
         digits kept = g;
@@ -728,6 +849,33 @@ static void pass_digits(ctx *c)
             digits before = g;
             int ncls;
             size_t more = digit_element(c, k, &g, &ncls);
+            size_t nj;
+            if (!more && k == j && (nj = digit_join_len(c, k)) && grp.digits >= 2 &&
+                !is_like(prev)) {
+                size_t before_n = g.n;
+                more = digit_element(c, k + nj, &g, &ncls);
+                if (more && is_like(ncls)) {
+                    g = before;
+                    more = 0;
+                }
+                if (more) {
+                    if (!n_joins) {
+                        at_join = before;
+                        at_join_last = last;
+                    }
+                    at_last_join = before;
+                    at_last_join_last = last;
+                    if (n_groups < 8)
+                        groups[n_groups++] = (int)grp.digits;
+                    n_joins++;
+                    all_single = all_single && grp.single;
+                    grp = (group){0, 1};
+                    group_add(&grp, ncls, g.n - before_n);
+                    k += nj;
+                }
+            } else if (more) {
+                group_add(&grp, ncls, g.n - before.n);
+            }
             if (!more)
                 break;
             /* After "thirty" or "seven hundred" it is a word again:
@@ -735,6 +883,13 @@ static void pass_digits(ctx *c)
             if (is_like(ncls) && prev == EL_MULTI) {
                 g = before;
                 break;
+            }
+            had_multi |= ncls == EL_MULTI;
+            if (is_like(ncls) && !had_like) {
+                had_like = 1;
+                at_like = before;
+                at_like_last = last;
+                like_tok = k;
             }
             last = k + more - 1;
             j = k + more;
@@ -748,6 +903,32 @@ static void pass_digits(ctx *c)
         if (is_like(prev) && free_word(c, last + 1) && !(flags_of(c, last + 1) & W_BREAK)) {
             g = kept;
             last = kept_last;
+        }
+        if (n_joins) {
+            int whole_single = all_single && grp.single;
+            if (grp.digits < 2) {
+                /* "... and four four four and two": the last group is a
+                 * count or a word, not the number's end. */
+                g = at_last_join;
+                last = at_last_join_last;
+                n_joins--;
+                whole_single = all_single;
+            } else if (n_groups < 8) {
+                groups[n_groups++] = (int)grp.digits;
+            }
+            int ok = cue >= 0 || (whole_single && !g.unknown) ||
+                     id_checksum(&g, groups, n_groups);
+            if (n_joins && !ok) {
+                g = at_join;
+                last = at_join_last;
+            }
+        }
+        /* Without a cue a digit-like word next to "thirty" or "fifteen" is
+         * a word, unless the run is as long as a phone number: "from one
+         * to two thirty" is a time, "seven to nine w nine nine" digits. */
+        if (had_like && had_multi && cue < 0 && like_tok <= last && g.n < 7) {
+            g = at_like;
+            last = at_like_last;
         }
         if (open && punct_is(c, last + 1, ")"))
             last++;
@@ -765,6 +946,267 @@ static void pass_digits(ctx *c)
         /* A run that is no personal data is skipped whole: its tail is no
          * run of its own. */
         i = last + 1;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* dates of birth                                                       */
+/* ------------------------------------------------------------------ */
+
+/* "3rd", "21st", "12th": a written day. */
+static int written_ordinal(const ctx *c, size_t i)
+{
+    if (!free_word(c, i) || !c->t[i].digit_first)
+        return 0;
+    const char *s = c->text + c->t[i].start;
+    size_t len = c->t[i].end - c->t[i].start, d = 0;
+    while (d < len && is_digit((unsigned char)s[d]))
+        d++;
+    if (d == 0 || d > 2 || len - d != 2)
+        return 0;
+    char a = (char)(s[d] | 0x20), b = (char)(s[d + 1] | 0x20);
+    return (a == 's' && b == 't') || (a == 'n' && b == 'd') || (a == 'r' && b == 'd') ||
+           (a == 't' && b == 'h');
+}
+
+/* One piece of a date at token i: returns the tokens it spans (0 when
+ * none) and sets *solid for a day, month or year (not for "the", "of" or
+ * a mark). */
+static size_t date_piece(const ctx *c, size_t i, int *solid)
+{
+    *solid = 1;
+    if (i >= c->n || c->t[i].taken)
+        return 0;
+    if (c->t[i].kind == T_DIGITS || written_ordinal(c, i))
+        return 1;
+    unsigned f = flags_of(c, i);
+    if (free_word(c, i) && (f & (W_ORDINAL | W_MONTH)))
+        return 1;
+    digits g = {0};
+    size_t len = spoken_number(c, i, &g);
+    if (len)
+        return len;
+    *solid = 0;
+    if (free_word(c, i) && (f & W_DATE_GLUE))
+        return 1;
+    /* "two thousand and two": the "and" after a glue word. */
+    if (free_word(c, i) && (f & W_HUNDRED_AND) && i > 0 && (flags_of(c, i - 1) & W_DATE_GLUE))
+        return 1;
+    if (punct_is(c, i, "/-.,") && i + 1 < c->n) {
+        int s2;
+        if (date_piece(c, i + 1, &s2) && s2)
+            return 1;
+    }
+    return 0;
+}
+
+/* After a date cue ("date of birth", "born on"), the date: from the first
+ * piece to the last day, month or year, "the fifth of may nineteen
+ * eighty", "12/05/1980", "3 march 1985". */
+static void pass_date(ctx *c)
+{
+    for (size_t i = 1; i < c->n && !c->nomem; i++) {
+        int solid;
+        if (c->t[i].taken || !date_piece(c, i, &solid))
+            continue;
+        if (cue_before(c, i, CUE_BIT(CUE_DATE), 1, NULL) < 0)
+            continue;
+        size_t j = i, last = 0;
+        int found = 0;
+        for (int guard = 0; guard < 16 && j < c->n; guard++) {
+            size_t len = date_piece(c, j, &solid);
+            if (!len)
+                break;
+            if (solid) {
+                last = j + len - 1;
+                found = 1;
+            }
+            j += len;
+        }
+        if (!found)
+            continue;
+        add_span(c, i, last, TAG_DATE);
+        i = last;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* postcodes                                                            */
+/* ------------------------------------------------------------------ */
+
+/* One letter said or written alone: "s", "W". */
+static int letter_token(const ctx *c, size_t i)
+{
+    if (!free_word(c, i) || c->t[i].end - c->t[i].start != 1)
+        return 0;
+    unsigned char ch = (unsigned char)c->text[c->t[i].start] | 0x20;
+    return ch >= 'a' && ch <= 'z';
+}
+
+/* A postcode piece at i, its characters appended to buf (lower case):
+ * a letter, a spoken number, written digits, or a short written code
+ * ("sw1a", "1aa", "AB"). Returns the tokens used. */
+static size_t code_piece(const ctx *c, size_t i, char *buf, size_t *n, size_t cap)
+{
+    if (i >= c->n || c->t[i].taken)
+        return 0;
+    const token *t = &c->t[i];
+    size_t len = t->end - t->start;
+    if (letter_token(c, i) || t->kind == T_DIGITS ||
+        (t->kind == T_WORD && len <= 4 && t->id < 0)) {
+        for (size_t b = t->start; b < t->end && *n + 1 < cap; b++) {
+            unsigned char ch = (unsigned char)c->text[b];
+            if (!is_alnum(ch))
+                return 0;
+            buf[(*n)++] = (char)(ch >= 'A' && ch <= 'Z' ? ch | 0x20 : ch);
+        }
+        return 1;
+    }
+    digits g = {0};
+    size_t used = spoken_number(c, i, &g);
+    if (!used || g.n > 4)
+        return 0;
+    for (size_t k = 0; k < g.n && *n + 1 < cap; k++)
+        buf[(*n)++] = g.d[k];
+    return used;
+}
+
+static int all_of(const char *s, size_t n, int digit)
+{
+    for (size_t k = 0; k < n; k++)
+        if ((is_digit((unsigned char)s[k]) != 0) != digit)
+            return 0;
+    return 1;
+}
+
+/* The UK shape: outward code A9, A99, A9A, AA9, AA99, AA9A; inward 9AA. */
+static int uk_postcode(const char *s, size_t n)
+{
+    if (n < 5 || n > 7 || !all_of(s + n - 2, 2, 0) || !is_digit((unsigned char)s[n - 3]))
+        return 0;
+    size_t out = n - 3, letters = 0;
+    while (letters < out && !is_digit((unsigned char)s[letters]))
+        letters++;
+    if (letters < 1 || letters > 2 || letters == out)
+        return 0;
+    /* A digit, then at most one digit or letter. */
+    size_t rest = out - letters;
+    return rest == 1 || (rest == 2 && is_alnum((unsigned char)s[letters + 1]));
+}
+
+/* Dutch: 4 digits, the first not 0, then 2 letters. */
+static int nl_postcode(const char *s, size_t n)
+{
+    return n == 6 && s[0] != '0' && all_of(s, 4, 1) && all_of(s + 4, 2, 0);
+}
+
+/* After a postcode cue everything code-like up to eight tokens, with at
+ * least one digit. Without one: a UK or Dutch shape read from up to seven
+ * pieces, the longest that fits; spoken letters alone are too common in
+ * speech to stand for a postcode in any other shape. */
+static void pass_postcode(ctx *c)
+{
+    for (size_t i = 0; i < c->n && !c->nomem; i++) {
+        char buf[40];
+        size_t n = 0;
+        if (c->t[i].taken || !code_piece(c, i, buf, &n, sizeof buf))
+            continue;
+        if (i > 0 && cue_before(c, i, CUE_BIT(CUE_POSTCODE), 1, NULL) >= 0) {
+            size_t j = i, last = i;
+            n = 0;
+            int digits_seen = 0;
+            for (int guard = 0; guard < 8; guard++) {
+                size_t before = n;
+                size_t used = code_piece(c, j, buf, &n, sizeof buf);
+                if (!used && punct_is(c, j, "-") && code_piece(c, j + 1, buf, &n, sizeof buf)) {
+                    n = before;
+                    j++;
+                    continue;
+                }
+                if (!used)
+                    break;
+                for (size_t k = before; k < n; k++)
+                    digits_seen |= is_digit((unsigned char)buf[k]);
+                last = j + used - 1;
+                j += used;
+            }
+            if (digits_seen) {
+                add_span(c, i, last, TAG_POSTCODE);
+                i = last;
+            }
+            continue;
+        }
+        /* The longest shape from i. */
+        size_t j = i, best = 0;
+        int pieces = 0;
+        n = 0;
+        while (pieces < 7) {
+            size_t used = code_piece(c, j, buf, &n, sizeof buf);
+            if (!used)
+                break;
+            j += used;
+            pieces++;
+            if (uk_postcode(buf, n) || nl_postcode(buf, n))
+                best = j;
+        }
+        if (!best)
+            continue;
+        add_span(c, i, best - 1, TAG_POSTCODE);
+        i = best - 1;
+    }
+}
+
+/* An IBAN: two letters, two check digits, up to 30 letters and digits,
+ * passing ISO 13616's mod 97 (the first four moved to the end, letters
+ * read as 10 ... 35, the whole is 1 mod 97). */
+static int iban_valid(const char *s, size_t n)
+{
+    if (n < 15 || n > 34 || !all_of(s, 2, 0) || !all_of(s + 2, 2, 1))
+        return 0;
+    unsigned r = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)s[(k + 4) % n];
+        if (is_digit(ch))
+            r = (r * 10 + (ch - '0')) % 97;
+        else
+            r = (r * 100 + (ch - 'a' + 10)) % 97;
+    }
+    return r == 1;
+}
+
+/* A UK National Insurance number: two letters, six digits, and a last
+ * letter A to D that people sometimes leave out. */
+static int ni_valid(const char *s, size_t n)
+{
+    if ((n != 8 && n != 9) || !all_of(s, 2, 0) || !all_of(s + 2, 6, 1))
+        return 0;
+    return n == 8 || (s[8] >= 'a' && s[8] <= 'd');
+}
+
+/* Identity codes of letters and digits, written or read out piece by
+ * piece ("GB82 WEST 1234 ...", "a b one two three four five six c"):
+ * the longest stretch from each token that is a valid IBAN or National
+ * Insurance number. A checksum or a fixed shape is what tells them from
+ * a sentence, so no cue is needed. */
+static void pass_codes(ctx *c)
+{
+    for (size_t i = 0; i < c->n && !c->nomem; i++) {
+        char buf[40];
+        size_t n = 0, j = i, best = 0;
+        if (c->t[i].taken)
+            continue;
+        for (int pieces = 0; pieces < 24; pieces++) {
+            size_t used = code_piece(c, j, buf, &n, sizeof buf);
+            if (!used || n >= sizeof buf - 1)
+                break;
+            j += used;
+            if (iban_valid(buf, n) || ni_valid(buf, n))
+                best = j;
+        }
+        if (!best)
+            continue;
+        add_span(c, i, best - 1, TAG_NUMBER);
+        i = best - 1;
     }
 }
 
@@ -811,7 +1253,7 @@ static int email_join(const ctx *c, size_t i)
  * first label may be two words: unless loose is set, neither of them a
  * never-name word ("she's at the shop dot com" is no address). Returns
  * the token after it, 0 if there is none. */
-static size_t spoken_domain(const ctx *c, size_t i, int loose)
+static size_t spoken_domain(const ctx *c, size_t i, int loose, int any_tld)
 {
     size_t j = i, end = 0;
     int labels = 0;
@@ -825,7 +1267,8 @@ static size_t spoken_domain(const ctx *c, size_t i, int loose)
         while (email_join(c, j) && email_word(c, j + 1))
             j += 2;
         labels++;
-        if (labels >= 2 && (flags_of(c, j - 1) & W_TLD))
+        if (labels >= 2 && ((flags_of(c, j - 1) & W_TLD) ||
+                            (any_tld && !(flags_of(c, j - 1) & (W_NEVER | W_BREAK)))))
             end = j;
         if (email_dot(c, j) && email_word(c, j + 1))
             j++;
@@ -849,33 +1292,43 @@ static void pass_email(ctx *c)
         }
         if (i == 0 || !free_word(c, i) || !(flags_of(c, i) & W_EMAIL_AT))
             continue;
-        size_t end = spoken_domain(c, i + 1, 0);
-        /* "hot mail": only where the local part is joined or cued. */
+        size_t end = spoken_domain(c, i + 1, 0, 0);
+        /* "hot mail", or a top-level domain the rules do not list ("dot
+         * bike"): only where the local part is joined or cued. */
         int loose = 0;
         if (!end) {
-            end = spoken_domain(c, i + 1, 1);
+            end = spoken_domain(c, i + 1, 1, 0);
             loose = 1;
         }
+        if (!end)
+            end = spoken_domain(c, i + 1, 1, 1);
         if (!end || !email_word(c, i - 1))
             continue;
         size_t s = i - 1;
         int joined = 0;
-        for (int guard = 0; guard < 8 && s >= 2; guard++) {
-            if ((email_join(c, s - 1) || email_dot(c, s - 1)) && email_word(c, s - 2)) {
-                s -= 2;
-                joined = 1;
-            } else {
-                break;
+        /* Joined words and numbers, in either order: "emily dot rose
+         * nineteen at ...", "j dot smith eighty seven at ...". */
+        for (int round = 0; round < 4; round++) {
+            size_t was = s;
+            for (int guard = 0; guard < 8 && s >= 2; guard++) {
+                if ((email_join(c, s - 1) || email_dot(c, s - 1)) && email_word(c, s - 2)) {
+                    s -= 2;
+                    joined = 1;
+                } else {
+                    break;
+                }
             }
-        }
-        /* Numbers belong to handles: "john eighty seven at ..." is
-         * john87, so the word before the numbers goes with them. */
-        if (email_number(c, s)) {
-            for (int guard = 0; guard < 4 && s >= 1 && email_number(c, s - 1); guard++)
-                s--;
-            if (s >= 1 && email_word(c, s - 1) && !email_number(c, s - 1) &&
-                !(flags_of(c, s - 1) & (W_NEVER | W_BREAK | W_GLUE)))
-                s--;
+            /* Numbers belong to handles: "john eighty seven at ..." is
+             * john87, so the word before the numbers goes with them. */
+            if (email_number(c, s)) {
+                for (int guard = 0; guard < 4 && s >= 1 && email_number(c, s - 1); guard++)
+                    s--;
+                if (s >= 1 && email_word(c, s - 1) && !email_number(c, s - 1) &&
+                    !(flags_of(c, s - 1) & (W_NEVER | W_BREAK | W_GLUE)))
+                    s--;
+            }
+            if (s == was)
+                break;
         }
         /* Spelt-out letters belong to it too: "j smith at ...", "j o
          * smith at ...". */
@@ -897,8 +1350,27 @@ static void pass_email(ctx *c)
                 break;
             }
         }
-        if (!cued && !joined && (loose || (flags_of(c, i - 1) & (W_NEVER | W_GLUE))))
+        /* A listed first name before "at" makes a loose domain an address
+         * too: "oliver at oliver company dot com". */
+        unsigned lf = flags_of(c, i - 1);
+        int named = (lf & W_NAME) && !(lf & W_AMBIGUOUS);
+        if (!cued && !joined && ((loose && !named) || (lf & (W_NEVER | W_GLUE))))
             continue;
+        /* The name before an uncued handle is part of it: "john smith at
+         * gmail dot com" is john.smith or johnsmith, not "john [EMAIL]".
+         * Only listed first names or words the rules do not know, so that
+         * "tell sales at acme dot com" keeps "tell". */
+        for (int guard = 0; !cued && guard < 2 && s >= 1; guard++) {
+            size_t p = s - 1;
+            unsigned f = flags_of(c, p);
+            if (!free_word(c, p) || c->t[p].digit_first ||
+                (f & (W_NEVER | W_BREAK | W_GLUE | W_NUMBER | W_TITLE | W_EMAIL_AT)) ||
+                !((f & W_NAME) || c->t[p].id < 0))
+                break;
+            /* A weak name cue right before it ("this is john ...") keeps
+             * its word; only the name goes. */
+            s = p;
+        }
         add_span(c, s, end - 1, TAG_EMAIL);
         i = end - 1;
     }
@@ -1038,7 +1510,10 @@ static void pass_name(ctx *c)
         size_t last = i;
         int ok = cue == CUE_NAME || ((f & W_NAME) && !(f & W_AMBIGUOUS));
         if (ok) {
-            while (last + 1 - i < NAME_MAX_WORDS && name_word(c, last + 1))
+            /* Surnames follow; a name that is also a word ("will", "may")
+             * is more likely the verb: "my husband david will collect it". */
+            while (last + 1 - i < NAME_MAX_WORDS && name_word(c, last + 1) &&
+                   !(flags_of(c, last + 1) & W_AMBIGUOUS))
                 last++;
         } else {
             for (size_t k = i; k < i + NAME_MAX_WORDS - 1 && name_word(c, k); k++) {
@@ -1081,7 +1556,13 @@ char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *fo
     if (!c.nomem)
         pass_email(&c);
     if (!c.nomem)
+        pass_date(&c);
+    if (!c.nomem)
         pass_address(&c);
+    if (!c.nomem)
+        pass_codes(&c);
+    if (!c.nomem)
+        pass_postcode(&c);
     if (!c.nomem)
         pass_name(&c);
     if (!c.nomem)

@@ -1,5 +1,6 @@
 /* redact.h - replaces personal data in a transcript with typed tags
- * ([PHONE], [CARD], [NUMBER], [EMAIL], [NAME], [ADDRESS]) before anything
+ * ([PHONE], [CARD], [NUMBER], [EMAIL], [NAME], [ADDRESS], [DATE],
+ * [POSTCODE]) before anything
  * is stored. Internal to libearshot. Everything language-specific (number
  * words, cue phrases, street words, name lists) comes from the grammar
  * folder's redact.rules, whose format is in grammars/README.md.
@@ -19,6 +20,8 @@ enum {
     EARSHOT__PII_EMAIL = 1 << 3,   /* [EMAIL] */
     EARSHOT__PII_NAME = 1 << 4,    /* [NAME] */
     EARSHOT__PII_ADDRESS = 1 << 5, /* [ADDRESS] */
+    EARSHOT__PII_DATE = 1 << 6,     /* [DATE]: a date of birth */
+    EARSHOT__PII_POSTCODE = 1 << 7, /* [POSTCODE] */
 };
 
 typedef struct earshot__redactor earshot__redactor;

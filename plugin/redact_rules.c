@@ -112,7 +112,7 @@ void earshot__redactor_close(earshot__redactor *r)
 /* reading redact.rules                                                 */
 /* ------------------------------------------------------------------ */
 
-enum { V_NONE, V_NUMBER, V_REPEAT, V_DIGIT };
+enum { V_NONE, V_NUMBER, V_REPEAT, V_DIGIT, V_ORDINAL };
 
 typedef struct key {
     const char *name;
@@ -157,6 +157,12 @@ static const key keys[] = {
     {"email-dot", V_NONE, 0, -1, W_EMAIL_DOT, 0, 0},
     {"email-join", V_NONE, 0, -1, W_EMAIL_JOIN, 0, 0},
     {"tld", V_NONE, 0, -1, W_TLD, 0, 0},
+    {"digit-join", V_NONE, 0, -1, W_DIGIT_JOIN, 0, 0},
+    {"date-cue", V_NONE, 1, CUE_DATE, 0, 0, 0},
+    {"ordinal", V_ORDINAL, 0, -1, W_ORDINAL, 0, 0},
+    {"month", V_NONE, 0, -1, W_MONTH, 0, 0},
+    {"date-glue", V_NONE, 0, -1, W_DATE_GLUE, 0, 0},
+    {"postcode-cue", V_NONE, 1, CUE_POSTCODE, 0, 0, 0},
 };
 #define N_KEYS (sizeof keys / sizeof *keys)
 
@@ -268,6 +274,12 @@ static void apply_word(loader *L, const key *k, int value, int id, int line, int
             w->value = k->flag == W_FILLER ? -1 : value;
             w->value_line = line;
         }
+    } else if (k->value == V_ORDINAL) {
+        if ((w->flags & W_ORDINAL) && w->ordinal != value) {
+            report(L, L->path, line, col, "'%s' is already ordinal %d", w->text, w->ordinal);
+            return;
+        }
+        w->ordinal = value;
     } else if (k->value == V_REPEAT) {
         if ((w->flags & W_REPEAT) && w->repeat != value) {
             report(L, L->path, line, col, "'%s' is already repeat %d (line %d)", w->text,
@@ -370,6 +382,10 @@ static void parse_rules_line(loader *L, const char *s, int line)
             report(L, L->path, line, (int)vstart + 1, "digit-like values are 0 to 9");
             return;
         }
+        if (k->value == V_ORDINAL && (value < 1 || value > 31)) {
+            report(L, L->path, line, (int)vstart + 1, "ordinal values are 1 to 31");
+            return;
+        }
         if (k->value == V_REPEAT && (value < 2 || value > 9)) {
             report(L, L->path, line, (int)vstart + 1, "repeat values are 2 to 9");
             return;
@@ -378,9 +394,10 @@ static void parse_rules_line(loader *L, const char *s, int line)
             pos++;
     } else if (k->value != V_NONE) {
         report(L, L->path, line, (int)pos + 1, "'%s' needs a value, as in '%s'", k->name,
-               k->value == V_NUMBER  ? "number 7: seven"
-               : k->value == V_DIGIT ? "digit-like 2: to"
-                                     : "repeat 2: double");
+               k->value == V_NUMBER    ? "number 7: seven"
+               : k->value == V_DIGIT   ? "digit-like 2: to"
+               : k->value == V_ORDINAL ? "ordinal 5: fifth"
+                                       : "repeat 2: double");
         return;
     }
     if (s[pos] != ':') {

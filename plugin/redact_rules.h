@@ -39,6 +39,10 @@ enum {
     W_UNIT = 1u << 18,        /* number-unit: "pounds" after a quantity */
     W_DIGIT_LIKE = 1u << 19,  /* digit-like N: "to", a digit only inside a run; N in ->value */
     W_FILLER = 1u << 20,      /* digit-filler: "w", an unknown digit inside a run */
+    W_DIGIT_JOIN = 1u << 21,  /* digit-join: "and", "dash" between two digit groups */
+    W_ORDINAL = 1u << 22,     /* ordinal N: "fifth", a day of a date; N in ->ordinal */
+    W_MONTH = 1u << 23,       /* month: */
+    W_DATE_GLUE = 1u << 24,   /* date-glue: "the", "of" inside a date */
 };
 
 enum {
@@ -50,6 +54,8 @@ enum {
     CUE_ADDRESS,
     CUE_ADDRESS_WEAK,
     CUE_EMAIL,
+    CUE_DATE,     /* date-cue: "date of birth", "born on" */
+    CUE_POSTCODE, /* postcode-cue: "postcode", "zip code" */
 };
 #define CUE_BIT(k) (1u << (k))
 
@@ -58,6 +64,7 @@ typedef struct word {
     unsigned flags;
     int value;  /* W_NUMBER */
     int repeat; /* W_REPEAT */
+    int ordinal; /* W_ORDINAL */
     /* Where things were first said, for the conflict messages. */
     int value_line, never_line, never_col, name_line, name_file;
 } word;
