@@ -1051,9 +1051,17 @@ static size_t code_piece(const ctx *c, size_t i, char *buf, size_t *n, size_t ca
     if (i >= c->n || c->t[i].taken)
         return 0;
     const token *t = &c->t[i];
-    size_t len = t->end - t->start;
+    size_t len = t->end - t->start, has_digit = 0;
+    for (size_t b = t->start; b < t->end; b++)
+        has_digit |= is_digit((unsigned char)c->text[b]);
+    /* Words of letters only are pieces up to two letters ("AB"), or four
+     * when written in capitals ("WEST" in an IBAN): "gent" after "postcode
+     * 9000" is the town. */
+    int caps = len > 0;
+    for (size_t b = t->start; b < t->end; b++)
+        caps &= c->text[b] >= 'A' && c->text[b] <= 'Z';
     if (letter_token(c, i) || t->kind == T_DIGITS ||
-        (t->kind == T_WORD && len <= 4 && t->id < 0)) {
+        (t->kind == T_WORD && len <= 4 && t->id < 0 && (has_digit || len <= 2 || caps))) {
         for (size_t b = t->start; b < t->end && *n + 1 < cap; b++) {
             unsigned char ch = (unsigned char)c->text[b];
             if (!is_alnum(ch))
@@ -1203,6 +1211,26 @@ static void pass_codes(ctx *c)
             if (iban_valid(buf, n) || ni_valid(buf, n))
                 best = j;
         }
+        /* After a number cue any such code with two digits or more:
+         * "the reference is a b c one two three four". */
+        if (!best && i > 0 && cue_before(c, i, CUE_BIT(CUE_NUMBER), 1, NULL) >= 0) {
+            n = 0;
+            j = i;
+            size_t nd = 0, letters = 0;
+            for (int pieces = 0; pieces < 24; pieces++) {
+                size_t before = n;
+                size_t used = code_piece(c, j, buf, &n, sizeof buf);
+                if (!used)
+                    break;
+                for (size_t k = before; k < n; k++) {
+                    nd += is_digit((unsigned char)buf[k]) != 0;
+                    letters += !is_digit((unsigned char)buf[k]);
+                }
+                j += used;
+                if (nd >= 2 && letters && n >= 5)
+                    best = j;
+            }
+        }
         if (!best)
             continue;
         add_span(c, i, best - 1, TAG_NUMBER);
@@ -1264,6 +1292,10 @@ static size_t spoken_domain(const ctx *c, size_t i, int loose, int any_tld)
         if (!labels && email_word(c, j) && email_dot(c, j + 1) &&
             (loose || !((flags_of(c, j - 1) | flags_of(c, j)) & W_NEVER)))
             j++;
+        /* Cued, a first label of three words: "flowers by grace dot com". */
+        else if (!labels && loose && email_word(c, j) && email_word(c, j + 1) &&
+                 email_dot(c, j + 2))
+            j += 2;
         while (email_join(c, j) && email_word(c, j + 1))
             j += 2;
         labels++;
@@ -1276,6 +1308,13 @@ static size_t spoken_domain(const ctx *c, size_t i, int loose, int any_tld)
             break;
     }
     return end;
+}
+
+/* "a" before a name and after glue is an initial: "it's a smith at ...". */
+static int initial_a(const ctx *c, size_t i)
+{
+    return (c->text[c->t[i].start] | 0x20) == 'a' && i >= 1 && (flags_of(c, i - 1) & W_GLUE) &&
+           free_word(c, i + 1) && (flags_of(c, i + 1) & (W_NAME | W_NEVER)) != W_NEVER;
 }
 
 /* Written addresses are tokens already. A spoken one needs "at", a domain
@@ -1302,6 +1341,10 @@ static void pass_email(ctx *c)
         }
         if (!end)
             end = spoken_domain(c, i + 1, 1, 1);
+        /* "email me at lena dot fischer at web dot de": the address is the
+         * one around the last "at". */
+        if (end && free_word(c, end) && (flags_of(c, end) & W_EMAIL_AT))
+            continue;
         if (!end || !email_word(c, i - 1))
             continue;
         size_t s = i - 1;
@@ -1334,7 +1377,8 @@ static void pass_email(ctx *c)
          * smith at ...". */
         for (int guard = 0; guard < 16 && s >= 1 && free_word(c, s - 1) &&
                             c->t[s - 1].end - c->t[s - 1].start == 1 &&
-                            !(flags_of(c, s - 1) & (W_NEVER | W_BREAK | W_GLUE));
+                            !(flags_of(c, s - 1) & (W_BREAK | W_GLUE)) &&
+                            (!(flags_of(c, s - 1) & W_NEVER) || initial_a(c, s - 1));
              guard++)
             s--;
         /* An e-mail cue just before, or a few words before: "my email is
@@ -1353,8 +1397,8 @@ static void pass_email(ctx *c)
         /* A listed first name before "at" makes a loose domain an address
          * too: "oliver at oliver company dot com". */
         unsigned lf = flags_of(c, i - 1);
-        int named = (lf & W_NAME) && !(lf & W_AMBIGUOUS);
-        if (!cued && !joined && ((loose && !named) || (lf & (W_NEVER | W_GLUE))))
+        int named = ((lf & W_NAME) && !(lf & W_AMBIGUOUS)) || (lf & W_EMAIL_ROLE);
+        if (!cued && !joined && ((loose && !named) || ((lf & (W_NEVER | W_GLUE)) && !named)))
             continue;
         /* The name before an uncued handle is part of it: "john smith at
          * gmail dot com" is john.smith or johnsmith, not "john [EMAIL]".

@@ -163,6 +163,7 @@ static const key keys[] = {
     {"month", V_NONE, 0, -1, W_MONTH, 0, 0},
     {"date-glue", V_NONE, 0, -1, W_DATE_GLUE, 0, 0},
     {"postcode-cue", V_NONE, 1, CUE_POSTCODE, 0, 0, 0},
+    {"email-role", V_NONE, 0, -1, W_EMAIL_ROLE, 0, 0},
 };
 #define N_KEYS (sizeof keys / sizeof *keys)
 

@@ -43,6 +43,7 @@ enum {
     W_ORDINAL = 1u << 22,     /* ordinal N: "fifth", a day of a date; N in ->ordinal */
     W_MONTH = 1u << 23,       /* month: */
     W_DATE_GLUE = 1u << 24,   /* date-glue: "the", "of" inside a date */
+    W_EMAIL_ROLE = 1u << 25,  /* email-role: "info", "sales", a local part though a word */
 };
 
 enum {
