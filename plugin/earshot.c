@@ -33,6 +33,8 @@ struct earshot {
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
+    int redact_open;   /* earshot__redact_next() state for text_redacted */
+    double redact_end; /* end of the last utterance, for its pause limit */
     double *conf;              /* word confidences for the matcher */
     size_t conf_cap;
     int16_t block[BLOCK];
@@ -185,8 +187,13 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
     }
     /* The redacted text beside the raw one, so that an app can show what
      * is stored. Out of memory leaves it NULL rather than raw. */
-    char *redacted = e->redactor ? earshot__redact(e->redactor, u->text ? u->text : "", NULL)
-                                 : NULL;
+    char *redacted = NULL;
+    if (e->redactor) {
+        if (u->start < e->redact_end || u->start - e->redact_end > EARSHOT__REDACT_PAUSE_MAX)
+            e->redact_open = 0;
+        redacted = earshot__redact_next(e->redactor, u->text ? u->text : "", &e->redact_open, NULL);
+        e->redact_end = u->end;
+    }
     copy.text_redacted = redacted;
     int stop = e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
     free(redacted);

@@ -1585,7 +1585,79 @@ static int by_first(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* A number read out across a pause: the recogniser cuts "four five three
+ * nine ... one four eight eight ..." into utterances, and the later ones
+ * have too few digits to be anything alone. When the previous utterance
+ * left a number open (open_tag), the digits this one starts with (after a
+ * join word or a filler like "um") continue it: two or more digits in two
+ * or more elements or written, so "twenty pounds" and "nine out of ten"
+ * stay. */
+static void pass_continued(ctx *c, int type)
+{
+    size_t i = 0;
+    while (i < c->n && i < 2 && free_word(c, i) &&
+           (flags_of(c, i) & (W_DIGIT_JOIN | W_GLUE | W_BREAK)) && !(flags_of(c, i) & W_NUMBER))
+        i++;
+    digits g = {0};
+    size_t j = i, last = 0;
+    int elements = 0, written = 0, have = 0, cls;
+    for (int guard = 0; guard < STRETCH_MAX_TOKENS && j < c->n; guard++) {
+        size_t nj = 0;
+        if (elements && (nj = digit_join_len(c, j)) == 0 && punct_is(c, j, "-"))
+            nj = 1;
+        digits before = g;
+        size_t len = digit_element(c, j + nj, &g, &cls);
+        if (!len || (is_like(cls) && !elements)) {
+            g = before;
+            break;
+        }
+        written |= c->t[j + nj].kind == T_DIGITS && c->t[j + nj].end - c->t[j + nj].start >= 2;
+        elements++;
+        j += nj + len;
+        if (!is_like(cls)) {
+            last = j - 1;
+            have = 1;
+        }
+    }
+    if (!have || g.n < 2 || (elements < 2 && !written) ||
+        (free_word(c, last + 1) && (flags_of(c, last + 1) & W_UNIT)))
+        return;
+    add_span(c, i, last, type);
+}
+
+/* What the text leaves open for the next utterance: the tag of a digit
+ * span at its very end, or of a phone, card or number cue it ends with
+ * ("my card number is"); 0 when nothing. */
+static int open_after(const ctx *c)
+{
+    size_t end = c->n;
+    while (end > 0 && c->t[end - 1].kind == T_PUNCT && c->t[end - 1].punct != ',')
+        end--;
+    if (!end)
+        return 0;
+    for (size_t k = 0; k < c->n_spans; k++) {
+        const span *sp = &c->spans[k];
+        if (sp->last == end - 1 &&
+            (sp->type == TAG_PHONE || sp->type == TAG_CARD || sp->type == TAG_NUMBER))
+            return sp->type + 1;
+    }
+    if (c->t[end - 1].taken)
+        return 0;
+    int kind = cue_before(c, end, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) | CUE_BIT(CUE_NUMBER),
+                          1, NULL);
+    return kind == CUE_PHONE ? TAG_PHONE + 1
+           : kind == CUE_CARD ? TAG_CARD + 1
+           : kind == CUE_NUMBER ? TAG_NUMBER + 1
+                                : 0;
+}
+
 char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *found)
+{
+    return earshot__redact_next(r, text, NULL, found);
+}
+
+char *earshot__redact_next(const earshot__redactor *r, const char *text, int *open,
+                           unsigned *found)
 {
     if (found)
         *found = 0;
@@ -1595,6 +1667,8 @@ char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *fo
         text = "";
     ctx c = {.r = r, .text = text};
     tokenize(&c);
+    if (!c.nomem && open && *open > 0 && *open <= TAG_POSTCODE + 1)
+        pass_continued(&c, *open - 1);
     /* Order matters: an e-mail's words must not become a name, an
      * address's number must not become a digit run. */
     if (!c.nomem)
@@ -1638,6 +1712,8 @@ char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *fo
         memcpy(out + o, text + from, rest + 1);
         if (found)
             *found = bits;
+        if (open)
+            *open = open_after(&c);
     }
     free(c.t);
     free(c.spans);

@@ -751,11 +751,59 @@ static void test_spoken_table(void **state)
     assert_int_equal(wrong, 0);
 }
 
+/* A number read out across pauses arrives as several utterances; each
+ * continues the one before when that left a number (or a cue) open, and
+ * only then. */
+static void test_across_utterances(void **state)
+{
+    typedef struct line {
+        const char *in, *out;
+    } line;
+    static const line card[] = {
+        {"my card is four five three nine", "my card is [CARD]"},
+        {"one four eight eight", "[CARD]"},
+        {"and zero three four three", "and [CARD]"},
+        {"six four six seven", "[CARD]"},
+        {"and i waited twenty minutes", "and i waited twenty minutes"},
+        {"four five six seven", "four five six seven"},
+    }, phone[] = {
+        {"my phone number is", "my phone number is"},
+        {"oh seven seven double oh nine", "[PHONE]"},
+        {"um double oh one two three", "um [PHONE]"},
+        {"thanks, twenty pounds was fine", "thanks, twenty pounds was fine"},
+    }, cold[] = {
+        {"i'd give you nine out of ten", "i'd give you nine out of ten"},
+        {"one four eight eight", "one four eight eight"},
+    }, rating[] = {
+        {"call me on 0161 496 0000", "call me on [PHONE]"},
+        {"nine out of ten", "nine out of ten"},
+    };
+    const line *sets[] = {card, phone, cold, rating};
+    size_t lens[] = {6, 4, 2, 2};
+    for (size_t k = 0; k < 4; k++) {
+        int open = 0;
+        for (size_t i = 0; i < lens[k]; i++) {
+            char *got = earshot__redact_next(red, sets[k][i].in, &open, NULL);
+            assert_non_null(got);
+            if (strcmp(got, sets[k][i].out))
+                print_error("set %zu row %zu: '%s' -> '%s', want '%s'\n", k, i, sets[k][i].in, got,
+                            sets[k][i].out);
+            assert_string_equal(got, sets[k][i].out);
+            free(got);
+        }
+    }
+    /* Without the state the same lines stand alone. */
+    char *got = earshot__redact(red, "one four eight eight", NULL);
+    assert_string_equal(got, "one four eight eight");
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_spoken_table),
+        cmocka_unit_test(test_across_utterances),
         cmocka_unit_test(test_rating_after_redaction),
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_one_typo),
