@@ -118,13 +118,13 @@ static size_t code_piece(const ctx *c, size_t i, char *buf, size_t *n, size_t ca
     for (size_t b = t->start; b < t->end; b++)
         has_digit |= is_digit((unsigned char)c->text[b]);
     /* Words of letters only are pieces up to two letters ("AB"), or four
-     * when written in capitals ("WEST" in an IBAN): "gent" after "postcode
-     * 9000" is the town. */
+     * when written in capitals ("WEST" in an IBAN, "CT" though it is a
+     * street word): "gent" after "postcode 9000" is the town. */
     int caps = len > 0;
     for (size_t b = t->start; b < t->end; b++)
         caps &= c->text[b] >= 'A' && c->text[b] <= 'Z';
     if (letter_token(c, i) || t->kind == T_DIGITS ||
-        (t->kind == T_WORD && len <= 4 && t->id < 0 && (has_digit || len <= 2 || caps))) {
+        (t->kind == T_WORD && len <= 4 && ((t->id < 0 && (has_digit || len <= 2)) || caps))) {
         for (size_t b = t->start; b < t->end && *n + 1 < cap; b++) {
             unsigned char ch = (unsigned char)c->text[b];
             if (!is_alnum(ch))
