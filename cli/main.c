@@ -43,7 +43,7 @@ static const char *const transcribe_usage =
     "                          [--model-vocab full|N]\n"
     "                          [--frontend off|on|agc]\n"
     "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
-    "                          [--retain-days N]] [--verbose] FILE...\n"
+    "                          [--retain-days N] [--show-unredacted]] [--verbose] FILE...\n"
     "\n"
     "Recognises each audio file offline (WAV, FLAC, OGG, ...; any sample rate\n"
     "and channel count) and prints one line per utterance:\n"
@@ -67,7 +67,10 @@ static const char *const transcribe_usage =
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
-    "                redacted before it is written. Without --db nothing is stored.\n"
+    "                redacted before it is written, and stdout and --json show the\n"
+    "                redacted text too (\"redacted\":true, no raw \"words\").\n"
+    "                Without --db nothing is stored and the raw text is shown.\n"
+    "  --show-unredacted  with --db, show the raw text anyway (your own files)\n"
     "  --consent ask      (default) each file is a live session: nothing is kept\n"
     "                until a spoken consent answer (\"yes, you can record me\");\n"
     "                \"no\" keeps nothing, \"forget me\" erases the session\n"
@@ -386,6 +389,7 @@ typedef struct transcribe_ctx {
     int progress;      /* draw a progress line on stderr */
     int progress_drawn;
     size_t utterances;
+    int show_unredacted; /* --show-unredacted: raw text even with --db */
 } transcribe_ctx;
 
 static void progress_clear(transcribe_ctx *t)
@@ -411,9 +415,20 @@ static const char *const heard_json[] = {
     [EARSHOT_HEARD_REVIEW] = "review",
 };
 
+/* What an output shows of an utterance: the redacted text whenever it is
+ * stored (or listened to), so that stdout, --json and a journal never hold
+ * what the database does not. Without rules to redact by, nothing. */
+static const char *shown_text(const earshot_utterance *u, int redacted)
+{
+    if (!redacted)
+        return u->text;
+    return u->text_redacted ? u->text_redacted : "[NOT SHOWN]";
+}
+
 static int print_utterance(const earshot_utterance *u, void *user)
 {
     transcribe_ctx *t = user;
+    int redacted = t->store && !t->show_unredacted;
     progress_clear(t);
     t->utterances++;
     earshot_heard what = EARSHOT_HEARD_DROPPED;
@@ -426,7 +441,7 @@ static int print_utterance(const earshot_utterance *u, void *user)
         t->last_store_rc = rc;
     }
     if (!t->json) {
-        printf("%s %.2f-%.2f: %s", t->file, u->start, u->end, u->text);
+        printf("%s %.2f-%.2f: %s", t->file, u->start, u->end, shown_text(u, redacted));
         if (u->analysis)
             text_analysis(stdout, u->analysis);
         if (u->quality != EARSHOT_QUALITY_OK)
@@ -438,12 +453,14 @@ static int print_utterance(const earshot_utterance *u, void *user)
         fputs("{\"file\":", stdout);
         json_str(stdout, t->file);
         printf(",\"start\":%.2f,\"end\":%.2f,\"text\":", u->start, u->end);
-        json_str(stdout, u->text);
+        json_str(stdout, shown_text(u, redacted));
+        printf(",\"redacted\":%s", redacted ? "true" : "false");
         printf(",\"confidence\":%.3f,\"quality\":\"%s\",\"level_dbfs\":%.1f,\"snr_db\":%.1f,\"band_db\":%.1f",
                u->confidence, earshot_quality_name(u->quality), u->level_dbfs, u->snr_db,
                u->band_db);
+        /* The words are raw: redacted output has none. */
         fputs(",\"words\":[", stdout);
-        for (size_t i = 0; i < u->n_words; i++) {
+        for (size_t i = 0; !redacted && i < u->n_words; i++) {
             const earshot_word *w = &u->words[i];
             fputs(i ? ",{\"word\":" : "{\"word\":", stdout);
             json_str(stdout, w->word);
@@ -570,6 +587,8 @@ static int cmd_transcribe(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             t.json = 1;
+        } else if (!strcmp(a, "--show-unredacted")) {
+            t.show_unredacted = 1;
         } else if (!strcmp(a, "--verbose")) {
             cfg.verbose = 1;
         } else if (!strcmp(a, "--no-analyze")) {
@@ -1103,7 +1122,8 @@ static const char *const listen_usage =
     "                      [--model-vocab full|N]\n"
     "                      [--frontend off|on|agc]\n"
     "\n"
-    "Listens to a capture device and prints each utterance as it is recognised.\n"
+    "Listens to a capture device and prints each utterance as it is recognised,\n"
+    "always redacted (\"call me on [PHONE]\"), with or without --db.\n"
     "A session begins when someone speaks and ends after --session-silence\n"
     "seconds (default 20) of silence. With --db, what consenting customers say\n"
     "is stored (redacted): with --consent ask (the default) the listener asks\n"
@@ -1138,14 +1158,15 @@ static void on_event(const earshot_event *ev, void *user)
         if (c->json) {
             printf("{\"session\":%lld,\"start\":%.2f,\"end\":%.2f,\"text\":",
                    (long long)ev->session, u->start, u->end);
-            json_str(stdout, u->text);
-            printf(",\"confidence\":%.3f,\"quality\":\"%s\"", u->confidence,
+            json_str(stdout, shown_text(u, 1));
+            printf(",\"redacted\":true,\"confidence\":%.3f,\"quality\":\"%s\"", u->confidence,
                    earshot_quality_name(u->quality));
             if (u->analysis)
                 json_analysis(stdout, u->analysis);
             printf(",\"storage\":\"%s\"}\n", heard_json[ev->heard]);
         } else {
-            printf("[%lld] %.2f-%.2f: %s", (long long)ev->session, u->start, u->end, u->text);
+            printf("[%lld] %.2f-%.2f: %s", (long long)ev->session, u->start, u->end,
+                   shown_text(u, 1));
             if (u->analysis)
                 text_analysis(stdout, u->analysis);
             if (u->quality != EARSHOT_QUALITY_OK)

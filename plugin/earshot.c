@@ -33,6 +33,8 @@ struct earshot {
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
+    int redact_open;   /* earshot__redact_next() state for text_redacted */
+    double redact_end; /* end of the last utterance, for its pause limit */
     double *conf;              /* word confidences for the matcher */
     size_t conf_cap;
     int16_t block[BLOCK];
@@ -183,7 +185,19 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
             copy.analysis = &a;
         }
     }
-    return e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+    /* The redacted text beside the raw one, so that an app can show what
+     * is stored. Out of memory leaves it NULL rather than raw. */
+    char *redacted = NULL;
+    if (e->redactor) {
+        if (u->start < e->redact_end || u->start - e->redact_end > EARSHOT__REDACT_PAUSE_MAX)
+            e->redact_open = 0;
+        redacted = earshot__redact_next(e->redactor, u->text ? u->text : "", &e->redact_open, NULL);
+        e->redact_end = u->end;
+    }
+    copy.text_redacted = redacted;
+    int stop = e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+    free(redacted);
+    return stop;
 }
 
 int earshot_open(earshot **out, const earshot_config *cfg)
@@ -222,6 +236,16 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     int rc = EARSHOT_OK;
     char domain[1100] = "";
     int domain_temp = 0;
+    if (!cfg->analyze) {
+        /* No analysis, but text_redacted still: rules that do not load
+         * leave it NULL instead of failing a handle that never needed
+         * them. */
+        char rules[4096], ignored[256];
+        const char *gdir = e->grammar_dir ? e->grammar_dir : earshot_default_grammar_dir();
+        snprintf(rules, sizeof rules, "%s/redact.rules", gdir);
+        if (access(rules, F_OK) == 0)
+            e->redactor = earshot__redactor_open(gdir, ignored, sizeof ignored);
+    }
     if (cfg->analyze) {
         rc = open_grammar(e);
         if (rc != EARSHOT_OK)

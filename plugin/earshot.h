@@ -182,6 +182,18 @@ typedef struct earshot_utterance {
     double level_dbfs; /* speech level: 95th percentile of 16 ms frame RMS */
     double snr_db;     /* that level over the noise floor of the 3 s around */
     double band_db;    /* share of the speech's energy above 5 kHz, dB */
+    /* Two texts, and which is which: `text` (and `words`) is what was
+     * recognised, raw, personal data included; `text_redacted` is the same
+     * with personal data replaced by tags ("call me on [PHONE]"), what
+     * earshot_store_utterance() writes when its store uses the same
+     * grammar folder (a number read out across a pause is carried over
+     * from the handle's last utterance here, the store's last stored one
+     * there; the same when every utterance is stored). Show, print and
+     * log text_redacted unless the user
+     * asked for the raw text of their own recordings. NULL only when the
+     * grammar folder has no redact.rules (or, with cfg.analyze = 0, rules
+     * that do not load): then nothing can say what is personal. */
+    const char *text_redacted;
 } earshot_utterance;
 
 /* Called once per utterance, from inside earshot_feed() or

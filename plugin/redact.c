@@ -1,15 +1,17 @@
 /* redact.c - personal data out of transcripts, before they are stored.
  *
  * The shape: the rules file (grammars/README.md, "Redaction rules") is
- * read into a lexicon, where each word carries flags (a number word and its
- * value, a street word, a name, never a name, ...), and a list of cue
- * phrases ("my name is", "call me on"). A text is cut into tokens (words,
- * runs of digits, single punctuation marks, written e-mail addresses), and
- * one pass per kind of personal data walks the token array and records the
- * spans to replace: e-mail first, then addresses, names and last digit
- * runs, each pass skipping tokens an earlier pass took. The output copies
- * the original bytes between spans, so case, spacing and punctuation are
- * kept exactly.
+ * read into a lexicon (redact_rules.c), where each word carries flags (a
+ * number word and its value, a street word, a name, never a name, ...),
+ * and a list of cue phrases ("my name is", "call me on"). A text is cut
+ * into tokens (words, runs of digits, single punctuation marks, written
+ * e-mail addresses; redact_text.h), and one pass per kind of personal
+ * data walks the token array and records the spans to replace: a number
+ * continued from the last utterance, e-mail, dates of birth, addresses,
+ * identity codes, postcodes (those four in redact_shapes.c), names and
+ * last digit runs, each pass skipping tokens an earlier pass took. The
+ * output copies the original bytes between spans, so case, spacing and
+ * punctuation are kept exactly.
  *
  * Transcripts come from a speech recogniser, which mangles read-out digits
  * ("oh seven seven double oh nine" comes out as "a seven seven double a
@@ -22,23 +24,17 @@
  * an e-mail address, the rules file knows the words. */
 #include "array.h"
 #include "earshot.h"
-#include "redact.h"
+#include "redact_text.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Limits. A word longer than MAX_WORD bytes cannot be in the lexicon, so
- * such a token is simply not a rules word. */
-#define MAX_WORD 64
-#define MAX_PHRASE 8        /* words in one cue phrase */
+/* Limits. */
 #define NAME_MAX_WORDS 3    /* "mary ann jones" */
 #define ADDRESS_MAX_WORDS 6 /* words after the house number */
 #define CUE_GAP_MAX 3       /* glue words or ':' ',' between a cue and its value */
-#define EMAIL_CUE_REACH 3   /* unjoined words an e-mail cue may pull into the local part */
 /* Digits a run needs to be a [NUMBER]: five, or four right after a number
  * cue ("my pin is 1234"), where a number cannot be a year or a price. */
 #define NUMBER_MIN 5
@@ -57,778 +53,9 @@
 #define STRETCH_MAX_TOKENS 64
 
 /* ------------------------------------------------------------------ */
-/* the lexicon                                                          */
-/* ------------------------------------------------------------------ */
-
-enum {
-    W_NUMBER = 1u << 0,       /* number N: value in ->value */
-    W_REPEAT = 1u << 1,       /* repeat N: "double", count in ->repeat */
-    W_HUNDRED = 1u << 2,      /* hundred: */
-    W_HUNDRED_AND = 1u << 3,  /* hundred-and: "one hundred and five" */
-    W_PLUS = 1u << 4,         /* plus: spoken '+' before a phone number */
-    W_GLUE = 1u << 5,         /* cue-glue: "is", "on" between a cue and its value */
-    W_NAME = 1u << 6,         /* from a names-file */
-    W_AMBIGUOUS = 1u << 7,    /* ambiguous-name: a name that is an everyday word */
-    W_NEVER = 1u << 8,        /* never-name */
-    W_SUFFIX = 1u << 9,       /* name-suffix: "speaking" */
-    W_BREAK = 1u << 10,       /* clause-break: "and", "but" */
-    W_STREET = 1u << 11,      /* street: */
-    W_ADDR_PREFIX = 1u << 12, /* address-prefix: "number", "flat" */
-    W_EMAIL_AT = 1u << 13,    /* email-at: */
-    W_EMAIL_DOT = 1u << 14,   /* email-dot: */
-    W_EMAIL_JOIN = 1u << 15,  /* email-join: "underscore", "dash" */
-    W_TLD = 1u << 16,         /* tld: */
-    W_TITLE = 1u << 17,       /* name-title: "mrs" before a name */
-    W_UNIT = 1u << 18,        /* number-unit: "pounds" after a quantity */
-    W_DIGIT_LIKE = 1u << 19,  /* digit-like N: "to", a digit only inside a run; N in ->value */
-    W_FILLER = 1u << 20,      /* digit-filler: "w", an unknown digit inside a run */
-};
-
-enum {
-    CUE_PHONE,
-    CUE_CARD,
-    CUE_NUMBER,
-    CUE_NAME,
-    CUE_NAME_WEAK,
-    CUE_ADDRESS,
-    CUE_ADDRESS_WEAK,
-    CUE_EMAIL,
-};
-#define CUE_BIT(k) (1u << (k))
-
-typedef struct word {
-    char *text;
-    unsigned flags;
-    int value;  /* W_NUMBER */
-    int repeat; /* W_REPEAT */
-    /* Where things were first said, for the conflict messages. */
-    int value_line, never_line, never_col, name_line, name_file;
-} word;
-
-typedef struct phrase {
-    int kind;
-    int strong; /* *-strong-cue: the number after it survives recognition noise */
-    int n;
-    int ids[MAX_PHRASE];
-} phrase;
-
-struct earshot__redactor {
-    word *words;
-    size_t n_words, cap_words;
-    int *slots; /* open addressing over words, -1 empty; size a power of 2 */
-    size_t n_slots;
-    phrase *cues;
-    size_t n_cues, cap_cues;
-};
-
-/* Both the rules and the text go through this: ASCII lower case, and the
- * typographic apostrophes U+2018/U+2019 become '\'', so "I’m" in a typed
- * comment matches "i'm" in the rules. Returns the normalised length, or 0
- * when it does not fit in MAX_WORD bytes. */
-static size_t normalize(const char *s, size_t len, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (o >= MAX_WORD)
-            return 0;
-        if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x80 &&
-            ((unsigned char)s[i + 2] == 0x98 || (unsigned char)s[i + 2] == 0x99)) {
-            out[o++] = '\'';
-            i += 2;
-        } else {
-            out[o++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-        }
-    }
-    return o;
-}
-
-static size_t hash_bytes(const char *s, size_t len)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
-}
-
-/* s is already normalised. */
-static int lex_find(const earshot__redactor *r, const char *s, size_t len)
-{
-    if (!r->n_slots)
-        return -1;
-    size_t mask = r->n_slots - 1;
-    for (size_t i = hash_bytes(s, len) & mask;; i = (i + 1) & mask) {
-        int id = r->slots[i];
-        if (id < 0)
-            return -1;
-        if (!strncmp(r->words[id].text, s, len) && r->words[id].text[len] == '\0')
-            return id;
-    }
-}
-
-/* Returns the id of s, adding it; -1 when memory ran out. */
-static int lex_add(earshot__redactor *r, const char *s, size_t len)
-{
-    int id = lex_find(r, s, len);
-    if (id >= 0)
-        return id;
-    if ((r->n_words + 1) * 2 > r->n_slots) {
-        size_t ns = r->n_slots ? r->n_slots * 2 : 512;
-        int *slots = malloc(ns * sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < ns; i++)
-            slots[i] = -1;
-        for (size_t k = 0; k < r->n_words; k++) {
-            size_t i = hash_bytes(r->words[k].text, strlen(r->words[k].text)) & (ns - 1);
-            while (slots[i] >= 0)
-                i = (i + 1) & (ns - 1);
-            slots[i] = (int)k;
-        }
-        free(r->slots);
-        r->slots = slots;
-        r->n_slots = ns;
-    }
-    if (!earshot__grow((void **)&r->words, &r->cap_words, r->n_words + 1, sizeof *r->words))
-        return -1;
-    char *copy = strndup(s, len);
-    if (!copy)
-        return -1;
-    id = (int)r->n_words++;
-    r->words[id] = (word){.text = copy, .value = -1, .name_file = -1};
-    size_t i = hash_bytes(s, len) & (r->n_slots - 1);
-    while (r->slots[i] >= 0)
-        i = (i + 1) & (r->n_slots - 1);
-    r->slots[i] = id;
-    return id;
-}
-
-void earshot__redactor_close(earshot__redactor *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->n_words; i++)
-        free(r->words[i].text);
-    free(r->words);
-    free(r->slots);
-    free(r->cues);
-    free(r);
-}
-
-/* ------------------------------------------------------------------ */
-/* reading redact.rules                                                 */
-/* ------------------------------------------------------------------ */
-
-enum { V_NONE, V_NUMBER, V_REPEAT, V_DIGIT };
-
-typedef struct key {
-    const char *name;
-    int value;      /* V_*: what the number before ':' means */
-    int phrases;    /* items may be several words */
-    int cue;        /* CUE_*, or -1 */
-    unsigned flag;  /* W_* given to each word, or 0 */
-    int file;       /* names-file: the item is a file name */
-    int strong;     /* a *-strong-cue key */
-} key;
-
-static const key keys[] = {
-    {"number", V_NUMBER, 0, -1, W_NUMBER, 0, 0},
-    {"repeat", V_REPEAT, 0, -1, W_REPEAT, 0, 0},
-    {"hundred", V_NONE, 0, -1, W_HUNDRED, 0, 0},
-    {"hundred-and", V_NONE, 0, -1, W_HUNDRED_AND, 0, 0},
-    {"plus", V_NONE, 0, -1, W_PLUS, 0, 0},
-    {"phone-cue", V_NONE, 1, CUE_PHONE, 0, 0, 0},
-    {"card-cue", V_NONE, 1, CUE_CARD, 0, 0, 0},
-    {"number-cue", V_NONE, 1, CUE_NUMBER, 0, 0, 0},
-    {"phone-strong-cue", V_NONE, 1, CUE_PHONE, 0, 0, 1},
-    {"card-strong-cue", V_NONE, 1, CUE_CARD, 0, 0, 1},
-    {"number-strong-cue", V_NONE, 1, CUE_NUMBER, 0, 0, 1},
-    {"digit-like", V_DIGIT, 0, -1, W_DIGIT_LIKE, 0, 0},
-    {"digit-filler", V_NONE, 0, -1, W_FILLER, 0, 0},
-    {"cue-glue", V_NONE, 0, -1, W_GLUE, 0, 0},
-    {"number-unit", V_NONE, 0, -1, W_UNIT, 0, 0},
-    {"names-file", V_NONE, 0, -1, 0, 1, 0},
-    {"name-cue", V_NONE, 1, CUE_NAME, 0, 0, 0},
-    {"name-weak-cue", V_NONE, 1, CUE_NAME_WEAK, 0, 0, 0},
-    {"name-suffix", V_NONE, 0, -1, W_SUFFIX, 0, 0},
-    {"name-title", V_NONE, 0, -1, W_TITLE, 0, 0},
-    {"ambiguous-name", V_NONE, 0, -1, W_AMBIGUOUS, 0, 0},
-    {"never-name", V_NONE, 0, -1, W_NEVER, 0, 0},
-    {"clause-break", V_NONE, 0, -1, W_BREAK, 0, 0},
-    {"address-cue", V_NONE, 1, CUE_ADDRESS, 0, 0, 0},
-    {"address-weak-cue", V_NONE, 1, CUE_ADDRESS_WEAK, 0, 0, 0},
-    {"address-prefix", V_NONE, 0, -1, W_ADDR_PREFIX, 0, 0},
-    {"street", V_NONE, 0, -1, W_STREET, 0, 0},
-    {"email-cue", V_NONE, 1, CUE_EMAIL, 0, 0, 0},
-    {"email-at", V_NONE, 0, -1, W_EMAIL_AT, 0, 0},
-    {"email-dot", V_NONE, 0, -1, W_EMAIL_DOT, 0, 0},
-    {"email-join", V_NONE, 0, -1, W_EMAIL_JOIN, 0, 0},
-    {"tld", V_NONE, 0, -1, W_TLD, 0, 0},
-};
-#define N_KEYS (sizeof keys / sizeof *keys)
-
-typedef struct loader {
-    earshot__redactor *r;
-    const char *dir;
-    char *path; /* DIR/redact.rules, as reported */
-    char **files; /* names files read, for the conflict messages */
-    size_t n_files;
-    void (*diag)(const char *line, void *user);
-    void *user;
-    int errors;
-    int nomem;
-} loader;
-
-/* One problem: "FILE:LINE:COL: msg", "FILE:LINE: msg" or "FILE: msg". */
-static void report(loader *L, const char *file, int line, int col, const char *fmt, ...)
-{
-    char msg[512], out[1024 + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    L->errors++;
-    if (line > 0 && col > 0)
-        snprintf(out, sizeof out, "%s:%d:%d: %s", file, line, col, msg);
-    else if (line > 0)
-        snprintf(out, sizeof out, "%s:%d: %s", file, line, msg);
-    else
-        snprintf(out, sizeof out, "%s: %s", file, msg);
-    if (L->diag)
-        L->diag(out, L->user);
-}
-
-/* A byte as the user would want it quoted in a message. */
-static const char *show_byte(unsigned char c, char buf[8])
-{
-    if (c >= 0x20 && c < 0x7f)
-        snprintf(buf, 8, "%c", c);
-    else
-        snprintf(buf, 8, "\\x%02x", c);
-    return buf;
-}
-
-static int is_rule_word_byte(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'' || c >= 0x80;
-}
-
-static int is_upper(unsigned char c)
-{
-    return c >= 'A' && c <= 'Z';
-}
-
-/* Edit distance, for "did you mean" on a mistyped key. Keys are short;
- * longer input is simply not compared. */
-static int distance(const char *a, size_t la, const char *b)
-{
-    size_t lb = strlen(b);
-    if (la > 31 || lb > 31)
-        return 99;
-    int d[32][32];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
-
-static void read_names_file(loader *L, const char *name, int rline, int rcol);
-
-/* What a word already means as a digit ("number 7", "digit-like 2", "a
- * digit-filler"), for the conflict messages; NULL when nothing. */
-static const char *digit_meaning(const word *w, char buf[32])
-{
-    if (w->flags & W_NUMBER)
-        snprintf(buf, 32, "number %d", w->value);
-    else if (w->flags & W_DIGIT_LIKE)
-        snprintf(buf, 32, "digit-like %d", w->value);
-    else if (w->flags & W_FILLER)
-        snprintf(buf, 32, "a digit-filler");
-    else
-        return NULL;
-    return buf;
-}
-
-/* Gives word id what its key means. Conflicting meanings of one word are
- * errors: a word cannot be both digit 1 and digit 7, nor a number word and
- * a digit only inside runs. */
-static void apply_word(loader *L, const key *k, int value, int id, int line, int col)
-{
-    word *w = &L->r->words[id];
-    if (k->value == V_NUMBER || k->value == V_DIGIT || k->flag == W_FILLER) {
-        char buf[32];
-        const char *had = digit_meaning(w, buf);
-        /* Saying the same thing twice is fine. */
-        if (had && !((w->flags & k->flag) && (k->flag == W_FILLER || w->value == value))) {
-            report(L, L->path, line, col, "'%s' is already %s (line %d)", w->text, had,
-                   w->value_line);
-            return;
-        }
-        if (!had) {
-            w->value = k->flag == W_FILLER ? -1 : value;
-            w->value_line = line;
-        }
-    } else if (k->value == V_REPEAT) {
-        if ((w->flags & W_REPEAT) && w->repeat != value) {
-            report(L, L->path, line, col, "'%s' is already repeat %d (line %d)", w->text,
-                   w->repeat, w->value_line);
-            return;
-        }
-        w->repeat = value;
-        if (!(w->flags & W_REPEAT))
-            w->value_line = line;
-    } else if (k->flag == W_NEVER && !(w->flags & W_NEVER)) {
-        w->never_line = line;
-        w->never_col = col;
-    }
-    w->flags |= k->flag;
-}
-
-static void add_cue(loader *L, int kind, int strong, const int *ids, int n)
-{
-    earshot__redactor *r = L->r;
-    if (!earshot__grow((void **)&r->cues, &r->cap_cues, r->n_cues + 1, sizeof *r->cues)) {
-        L->nomem = 1;
-        return;
-    }
-    phrase *p = &r->cues[r->n_cues++];
-    p->kind = kind;
-    p->strong = strong;
-    p->n = n;
-    memcpy(p->ids, ids, (size_t)n * sizeof *ids);
-}
-
-/* One line of redact.rules, comment and line end already cut off:
- *     KEY [VALUE]: item | item ...
- * At most one error per line: after the first, the rest would be noise. */
-static void parse_rules_line(loader *L, const char *s, int line)
-{
-    size_t pos = 0;
-    while (s[pos] == ' ' || s[pos] == '\t')
-        pos++;
-    if (!s[pos])
-        return;
-    size_t kstart = pos;
-    while (s[pos] && s[pos] != ':' && s[pos] != ' ' && s[pos] != '\t')
-        pos++;
-    size_t klen = pos - kstart;
-    const key *k = NULL;
-    for (size_t i = 0; i < N_KEYS; i++)
-        if (strlen(keys[i].name) == klen && !strncmp(keys[i].name, s + kstart, klen))
-            k = &keys[i];
-    if (!k) {
-        if (klen == 0) {
-            report(L, L->path, line, (int)kstart + 1, "expected a key, as in 'street: road | lane'");
-            return;
-        }
-        for (size_t i = kstart; i < pos; i++) {
-            if (is_upper((unsigned char)s[i])) {
-                report(L, L->path, line, (int)i + 1, "keys are lower case");
-                return;
-            }
-        }
-        const char *best = NULL;
-        int bd = 3;
-        for (size_t i = 0; i < N_KEYS; i++) {
-            int d = distance(s + kstart, klen, keys[i].name);
-            if (d < bd) {
-                bd = d;
-                best = keys[i].name;
-            }
-        }
-        if (best)
-            report(L, L->path, line, (int)kstart + 1, "unknown key '%.*s' (did you mean '%s'?)",
-                   (int)(klen > 64 ? 64 : klen), s + kstart, best);
-        else
-            report(L, L->path, line, (int)kstart + 1, "unknown key '%.*s'",
-                   (int)(klen > 64 ? 64 : klen), s + kstart);
-        return;
-    }
-    while (s[pos] == ' ' || s[pos] == '\t')
-        pos++;
-
-    /* The number some keys take: "number 7:", "repeat 2:". */
-    int value = -1;
-    if (s[pos] >= '0' && s[pos] <= '9') {
-        size_t vstart = pos;
-        value = 0;
-        while (s[pos] >= '0' && s[pos] <= '9') {
-            if (value < 1000)
-                value = value * 10 + (s[pos] - '0');
-            pos++;
-        }
-        if (k->value == V_NONE) {
-            report(L, L->path, line, (int)vstart + 1, "'%s' takes no value", k->name);
-            return;
-        }
-        if (k->value == V_NUMBER && !(value <= 19 || (value <= 90 && value % 10 == 0))) {
-            report(L, L->path, line, (int)vstart + 1,
-                   "number values are 0 to 19 and the tens 20, 30 ... 90");
-            return;
-        }
-        if (k->value == V_DIGIT && value > 9) {
-            report(L, L->path, line, (int)vstart + 1, "digit-like values are 0 to 9");
-            return;
-        }
-        if (k->value == V_REPEAT && (value < 2 || value > 9)) {
-            report(L, L->path, line, (int)vstart + 1, "repeat values are 2 to 9");
-            return;
-        }
-        while (s[pos] == ' ' || s[pos] == '\t')
-            pos++;
-    } else if (k->value != V_NONE) {
-        report(L, L->path, line, (int)pos + 1, "'%s' needs a value, as in '%s'", k->name,
-               k->value == V_NUMBER  ? "number 7: seven"
-               : k->value == V_DIGIT ? "digit-like 2: to"
-                                     : "repeat 2: double");
-        return;
-    }
-    if (s[pos] != ':') {
-        report(L, L->path, line, (int)pos + 1, "expected ':' after '%s'", k->name);
-        return;
-    }
-    pos++;
-    while (s[pos] == ' ' || s[pos] == '\t')
-        pos++;
-    if (!s[pos]) {
-        report(L, L->path, line, (int)pos + 1, "nothing after ':'");
-        return;
-    }
-
-    if (k->file) {
-        size_t fstart = pos;
-        while (s[pos] && s[pos] != ' ' && s[pos] != '\t')
-            pos++;
-        size_t fend = pos;
-        while (s[pos] == ' ' || s[pos] == '\t')
-            pos++;
-        if (s[pos]) {
-            report(L, L->path, line, (int)pos + 1, "one file name per names-file line");
-            return;
-        }
-        char *name = strndup(s + fstart, fend - fstart);
-        if (!name) {
-            L->nomem = 1;
-            return;
-        }
-        read_names_file(L, name, line, (int)fstart + 1);
-        free(name);
-        return;
-    }
-
-    /* item (| item)*, each item one word or, for cues, a phrase. */
-    for (;;) {
-        while (s[pos] == ' ' || s[pos] == '\t')
-            pos++;
-        size_t istart = pos;
-        int ids[MAX_PHRASE], n = 0;
-        int cols[MAX_PHRASE];
-        for (;;) {
-            while (s[pos] == ' ' || s[pos] == '\t')
-                pos++;
-            unsigned char c = (unsigned char)s[pos];
-            if (!c || c == '|')
-                break;
-            if (!is_rule_word_byte(c)) {
-                char b[8];
-                if (is_upper(c))
-                    report(L, L->path, line, (int)pos + 1, "words are lower case");
-                else
-                    report(L, L->path, line, (int)pos + 1, "unexpected '%s'", show_byte(c, b));
-                return;
-            }
-            size_t wstart = pos;
-            while (is_rule_word_byte((unsigned char)s[pos]))
-                pos++;
-            if (is_upper((unsigned char)s[pos])) {
-                report(L, L->path, line, (int)pos + 1, "words are lower case");
-                return;
-            }
-            if (n == MAX_PHRASE) {
-                report(L, L->path, line, (int)wstart + 1, "a phrase has at most %d words",
-                       MAX_PHRASE);
-                return;
-            }
-            char norm[MAX_WORD];
-            size_t nl = normalize(s + wstart, pos - wstart, norm);
-            if (!nl) {
-                report(L, L->path, line, (int)wstart + 1, "a word has at most %d bytes",
-                       MAX_WORD);
-                return;
-            }
-            int id = lex_add(L->r, norm, nl);
-            if (id < 0) {
-                L->nomem = 1;
-                return;
-            }
-            cols[n] = (int)wstart + 1;
-            ids[n++] = id;
-        }
-        if (n == 0) {
-            report(L, L->path, line, (int)istart + 1, "empty item: two '|' with nothing between");
-            return;
-        }
-        if (n > 1 && !k->phrases) {
-            report(L, L->path, line, (int)istart + 1,
-                   "'%s' takes single words; only the *-cue keys take phrases", k->name);
-            return;
-        }
-        if (k->cue >= 0)
-            add_cue(L, k->cue, k->strong, ids, n);
-        else
-            apply_word(L, k, value, ids[0], line, cols[0]);
-        if (L->nomem || s[pos] != '|')
-            return;
-        pos++;
-        while (s[pos] == ' ' || s[pos] == '\t')
-            pos++;
-        if (!s[pos]) {
-            report(L, L->path, line, (int)pos + 1, "nothing after '|'");
-            return;
-        }
-    }
-}
-
-/* Reads a file line by line, cutting '#' comments, the line end and
- * trailing blanks; calls fn with each line that has anything left. */
-static int each_line(const char *path, void (*fn)(loader *, const char *, int, void *),
-                     loader *L, void *arg)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int line = 0;
-    while ((len = getline(&buf, &cap, f)) >= 0 && !L->nomem) {
-        line++;
-        /* A NUL inside the line ends it: the parsers read C strings. */
-        char *hash = strchr(buf, '#');
-        if (hash)
-            *hash = '\0';
-        char *end = buf + strlen(buf);
-        while (end > buf && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' ||
-                             end[-1] == '\t'))
-            *--end = '\0';
-        if (*buf)
-            fn(L, buf, line, arg);
-    }
-    free(buf);
-    fclose(f);
-    return 1;
-}
-
-typedef struct names_arg {
-    const char *path;
-    int file;
-} names_arg;
-
-/* One line of a names file: one lower-case first name. */
-static void parse_name_line(loader *L, const char *s, int line, void *arg)
-{
-    const names_arg *a = arg;
-    size_t pos = 0;
-    while (s[pos] == ' ' || s[pos] == '\t')
-        pos++;
-    if (!s[pos])
-        return;
-    size_t start = pos;
-    while (s[pos] && s[pos] != ' ' && s[pos] != '\t') {
-        unsigned char c = (unsigned char)s[pos];
-        char b[8];
-        if (is_upper(c)) {
-            report(L, a->path, line, (int)pos + 1, "names are lower case");
-            return;
-        }
-        /* Names with '-' could never match: the text is cut at '-'. */
-        if (!is_rule_word_byte(c) || (c >= '0' && c <= '9')) {
-            report(L, a->path, line, (int)pos + 1, "unexpected '%s' in a name", show_byte(c, b));
-            return;
-        }
-        pos++;
-    }
-    size_t end = pos;
-    while (s[pos] == ' ' || s[pos] == '\t')
-        pos++;
-    if (s[pos]) {
-        report(L, a->path, line, (int)pos + 1, "one name per line");
-        return;
-    }
-    char norm[MAX_WORD];
-    size_t nl = normalize(s + start, end - start, norm);
-    if (!nl) {
-        report(L, a->path, line, (int)start + 1, "a name has at most %d bytes", MAX_WORD);
-        return;
-    }
-    int id = lex_add(L->r, norm, nl);
-    if (id < 0) {
-        L->nomem = 1;
-        return;
-    }
-    word *w = &L->r->words[id];
-    if (!(w->flags & W_NAME)) {
-        w->name_line = line;
-        w->name_file = a->file;
-    }
-    w->flags |= W_NAME;
-}
-
-static void read_names_file(loader *L, const char *name, int rline, int rcol)
-{
-    size_t len = strlen(L->dir) + strlen(name) + 2;
-    char *path = malloc(len);
-    char **files = realloc(L->files, (L->n_files + 1) * sizeof *files);
-    if (files)
-        L->files = files;
-    if (!path || !files) {
-        free(path);
-        L->nomem = 1;
-        return;
-    }
-    if (name[0] == '/')
-        snprintf(path, len, "%s", name);
-    else
-        snprintf(path, len, "%s/%s", L->dir, name);
-    L->files[L->n_files] = path;
-    names_arg a = {path, (int)L->n_files++};
-    if (!each_line(path, parse_name_line, L, &a))
-        report(L, L->path, rline, rcol, "cannot read %s: %s", name, strerror(errno));
-}
-
-static void rules_line(loader *L, const char *s, int line, void *arg)
-{
-    (void)arg;
-    parse_rules_line(L, s, line);
-}
-
-/* Reads DIR/redact.rules into a new redactor, reporting every problem.
- * Returns NULL only when memory ran out (reported too). */
-static earshot__redactor *load(loader *L, const char *dir)
-{
-    if (!dir)
-        dir = earshot_default_grammar_dir();
-    L->dir = dir;
-    L->r = calloc(1, sizeof *L->r);
-    size_t len = strlen(dir) + sizeof "/redact.rules";
-    L->path = malloc(len);
-    if (!L->r || !L->path) {
-        report(L, dir, 0, 0, "out of memory");
-        free(L->path);
-        free(L->r);
-        return NULL;
-    }
-    snprintf(L->path, len, "%s/redact.rules", dir);
-    if (!each_line(L->path, rules_line, L, NULL)) {
-        report(L, L->path, 0, 0, "cannot read: %s", strerror(errno));
-    } else if (!L->nomem) {
-        /* The digit runs need every digit; the rest may be left empty,
-         * which turns that kind of redaction off. */
-        int have[10] = {0};
-        for (size_t i = 0; i < L->r->n_words; i++)
-            if ((L->r->words[i].flags & W_NUMBER) && L->r->words[i].value <= 9)
-                have[L->r->words[i].value] = 1;
-        for (int d = 0; d <= 9; d++)
-            if (!have[d])
-                report(L, L->path, 0, 0, "no word for the digit %d: add 'number %d: ...'", d, d);
-        /* A listed name that is also never a name is a contradiction the
-         * writer should resolve; ambiguous-name is the way to say "a name,
-         * but also an everyday word". */
-        for (size_t i = 0; i < L->r->n_words; i++) {
-            const word *w = &L->r->words[i];
-            if ((w->flags & W_NEVER) && (w->flags & W_NAME)) {
-                const char *f = L->files[w->name_file];
-                const char *base = strrchr(f, '/');
-                report(L, L->path, w->never_line, w->never_col,
-                       "'%s' is a never-name word but also in %s (line %d); use ambiguous-name "
-                       "for names that are everyday words",
-                       w->text, base ? base + 1 : f, w->name_line);
-            }
-        }
-    }
-    if (L->nomem)
-        report(L, L->path, 0, 0, "out of memory");
-    for (size_t i = 0; i < L->n_files; i++)
-        free(L->files[i]);
-    free(L->files);
-    free(L->path);
-    L->files = NULL;
-    L->path = NULL;
-    if (L->nomem) {
-        earshot__redactor_close(L->r);
-        return NULL;
-    }
-    return L->r;
-}
-
-typedef struct first_err {
-    char *buf;
-    size_t len;
-    int set;
-} first_err;
-
-static void keep_first(const char *line, void *user)
-{
-    first_err *e = user;
-    if (e->set || !e->len)
-        return;
-    e->set = 1;
-    snprintf(e->buf, e->len, "%s", line);
-}
-
-earshot__redactor *earshot__redactor_open(const char *grammar_dir, char *err, size_t errlen)
-{
-    first_err fe = {err, err ? errlen : 0, 0};
-    if (fe.len)
-        err[0] = '\0';
-    loader L = {.diag = keep_first, .user = &fe};
-    earshot__redactor *r = load(&L, grammar_dir);
-    if (r && L.errors) {
-        earshot__redactor_close(r);
-        return NULL;
-    }
-    return r;
-}
-
-int earshot__redact_check(const char *grammar_dir, void (*diag)(const char *line, void *user),
-                          void *user)
-{
-    loader L = {.diag = diag, .user = user};
-    earshot__redactor_close(load(&L, grammar_dir));
-    return L.errors;
-}
-
-/* ------------------------------------------------------------------ */
 /* tokens                                                               */
 /* ------------------------------------------------------------------ */
 
-enum { T_WORD, T_DIGITS, T_PUNCT, T_EMAIL };
-
-typedef struct token {
-    size_t start, end;  /* bytes of the text */
-    int id;             /* lexicon id of a T_WORD, or -1 */
-    unsigned char kind;
-    unsigned char gap;  /* white space before it */
-    unsigned char digit_first; /* a T_WORD such as "221b" */
-    unsigned char taken;       /* inside a span already */
-    char punct;         /* a T_PUNCT's byte */
-} token;
-
-typedef struct span {
-    size_t first, last; /* tokens, inclusive */
-    int type;           /* index into tags[] */
-} span;
-
-enum { TAG_PHONE, TAG_CARD, TAG_NUMBER, TAG_EMAIL, TAG_NAME, TAG_ADDRESS };
 static const struct {
     const char *text;
     unsigned bit;
@@ -836,34 +63,14 @@ static const struct {
     {"[PHONE]", EARSHOT__PII_PHONE},   {"[CARD]", EARSHOT__PII_CARD},
     {"[NUMBER]", EARSHOT__PII_NUMBER}, {"[EMAIL]", EARSHOT__PII_EMAIL},
     {"[NAME]", EARSHOT__PII_NAME},     {"[ADDRESS]", EARSHOT__PII_ADDRESS},
+    {"[DATE]", EARSHOT__PII_DATE},     {"[POSTCODE]", EARSHOT__PII_POSTCODE},
 };
-
-/* Everything one earshot__redact() call works on; the redactor itself is
- * only read. */
-typedef struct ctx {
-    const earshot__redactor *r;
-    const char *text;
-    token *t;
-    size_t n, cap;
-    span *spans;
-    size_t n_spans, cap_spans;
-    int nomem;
-} ctx;
 
 static int is_space(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static int is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static int is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
 
 /* Length of an apostrophe at s: ', U+2018 or U+2019; 0 if none. */
 static size_t apos_len(const unsigned char *s)
@@ -996,9 +203,9 @@ static void tokenize(ctx *c)
             if (!digits) {
                 t.digit_first = (unsigned char)is_digit(s[i]);
                 char norm[MAX_WORD];
-                size_t nl = normalize(c->text + i, j - i, norm);
+                size_t nl = earshot__rules_normalize(c->text + i, j - i, norm);
                 if (nl)
-                    t.id = lex_find(c->r, norm, nl);
+                    t.id = earshot__rules_find(c->r, norm, nl);
             }
         } else {
             size_t a = apos_len(s + i);
@@ -1015,23 +222,6 @@ static void tokenize(ctx *c)
 /* token helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static unsigned flags_of(const ctx *c, size_t i)
-{
-    if (i >= c->n || c->t[i].kind != T_WORD || c->t[i].id < 0)
-        return 0;
-    return c->r->words[c->t[i].id].flags;
-}
-
-static int free_word(const ctx *c, size_t i)
-{
-    return i < c->n && c->t[i].kind == T_WORD && !c->t[i].taken;
-}
-
-static int punct_is(const ctx *c, size_t i, const char *set)
-{
-    return i < c->n && c->t[i].kind == T_PUNCT && !c->t[i].taken && c->t[i].punct &&
-           strchr(set, c->t[i].punct);
-}
 
 /* A number word of value lo..hi, untaken. */
 static int number_word(const ctx *c, size_t i, int lo, int hi)
@@ -1078,7 +268,7 @@ static int cue_ending_at(const ctx *c, size_t e, unsigned mask, int *len, int *s
  * glue words (when glue is set) or ':' ',' marks in between: "my number
  * is: 0161 ...", "call me on 0161 ...". Returns the kind or -1; *strong
  * (if not NULL) gets whether the cue is a strong one. */
-static int cue_before(const ctx *c, size_t i, unsigned mask, int glue, int *strong)
+int earshot__cue_before(const ctx *c, size_t i, unsigned mask, int glue, int *strong)
 {
     size_t e = i;
     for (int step = 0; step <= CUE_GAP_MAX; step++) {
@@ -1101,7 +291,7 @@ static int cue_before(const ctx *c, size_t i, unsigned mask, int glue, int *stro
     return -1;
 }
 
-static void add_span(ctx *c, size_t first, size_t last, int type)
+void earshot__add_span(ctx *c, size_t first, size_t last, int type)
 {
     if (!earshot__grow((void **)&c->spans, &c->cap_spans, c->n_spans + 1, sizeof *c->spans)) {
         c->nomem = 1;
@@ -1116,13 +306,6 @@ static void add_span(ctx *c, size_t first, size_t last, int type)
 /* numbers                                                              */
 /* ------------------------------------------------------------------ */
 
-/* The digits of a run: how many, the first 20 for the Luhn check (cards
- * have at most 19), and whether a filler stands for a digit nobody knows. */
-typedef struct digits {
-    size_t n;
-    char d[20];
-    int unknown;
-} digits;
 
 static void put_digit(digits *g, char d)
 {
@@ -1145,7 +328,7 @@ static void put_number(digits *g, int v, int width)
  * five" 105. A digit after "hundred" needs the "and", so that "seven
  * hundred nine hundred" reads 700 900, as British phone numbers are said.
  * Returns the tokens used, 0 when token i starts no number. */
-static size_t spoken_number(const ctx *c, size_t i, digits *g)
+size_t earshot__spoken_number(const ctx *c, size_t i, digits *g)
 {
     if (!free_word(c, i))
         return 0;
@@ -1227,7 +410,7 @@ static size_t digit_element(const ctx *c, size_t i, digits *g, int *cls)
         return 0;
     unsigned f = flags_of(c, i);
     size_t before = g->n;
-    size_t len = spoken_number(c, i, g);
+    size_t len = earshot__spoken_number(c, i, g);
     if (len) {
         *cls = (f & W_REPEAT) || (len == 1 && g->n - before == 1) ? EL_SINGLE : EL_MULTI;
         return len;
@@ -1270,6 +453,57 @@ static int luhn(const digits *g)
     return sum % 10 == 0;
 }
 
+/* Dutch BSN (burgerservicenummer): nine digits passing the "11-test",
+ * 9*d1 + 8*d2 + ... + 2*d8 - d9 divisible by 11. */
+static int bsn_valid(const digits *g)
+{
+    if (g->unknown || g->n != 9)
+        return 0;
+    int sum = 0;
+    for (int k = 0; k < 8; k++)
+        sum += (9 - k) * (g->d[k] - '0');
+    sum -= g->d[8] - '0';
+    return sum % 11 == 0 && sum != 0;
+}
+
+/* Belgian national register number: eleven digits, the last two 97 minus
+ * the first nine mod 97 (with a 2 in front of them for people born in
+ * 2000 or later). */
+static int be_nrn_valid(const digits *g)
+{
+    if (g->unknown || g->n != 11)
+        return 0;
+    long long first = 0;
+    for (int k = 0; k < 9; k++)
+        first = first * 10 + (g->d[k] - '0');
+    int check = (g->d[9] - '0') * 10 + (g->d[10] - '0');
+    return 97 - first % 97 == check || 97 - (2000000000LL + first) % 97 == check;
+}
+
+/* A US social security number read in its 3-2-4 groups: area not 000,
+ * 666 or 9xx, group not 00, serial not 0000. (It has no check digit; the
+ * grouping is what tells it from other nine digits.) */
+static int ssn_valid(const digits *g, const int *groups, int n_groups)
+{
+    if (g->unknown || g->n != 9 || n_groups != 3 || groups[0] != 3 || groups[1] != 2 ||
+        groups[2] != 4)
+        return 0;
+    const char *d = g->d;
+    if (!memcmp(d, "000", 3) || !memcmp(d, "666", 3) || d[0] == '9')
+        return 0;
+    return memcmp(d + 3, "00", 2) && memcmp(d + 5, "0000", 4);
+}
+
+/* Whether digits read in groups with "and", "dash" or a comma between
+ * them carry a checksum or the shape of an identity number, which makes
+ * them one number even when the groups were said as "fourteen eighty
+ * eight" rather than digit by digit. */
+static int id_checksum(const digits *g, const int *groups, int n_groups)
+{
+    return (g->n >= 13 && g->n <= 19 && luhn(g)) || bsn_valid(g) || be_nrn_valid(g) ||
+           ssn_valid(g, groups, n_groups);
+}
+
 /* The tag a run's digits call for by their count, first digit, checksum
  * and the cue before them; -1 when these decide nothing. Cards first: a
  * Luhn-valid 16 digits after "number" is still a card. A leading 0 or '+'
@@ -1286,6 +520,21 @@ static int classify(const digits *g, int cue, int plus)
     if (g->n >= 7 && g->n <= 15 && (plus || first0 || cue == CUE_PHONE))
         return TAG_PHONE;
     return -1;
+}
+
+/* A word or mark that may join two digit groups: "and", "dash", ','. */
+static int digit_join(const ctx *c, size_t i)
+{
+    return (free_word(c, i) && (flags_of(c, i) & W_DIGIT_JOIN)) || punct_is(c, i, ",");
+}
+
+/* How many join tokens stand at i: one, or two ("and then", ", and");
+ * 0 when none. The caller checks that digits follow. */
+static size_t digit_join_len(const ctx *c, size_t i)
+{
+    if (!digit_join(c, i))
+        return 0;
+    return digit_join(c, i + 1) ? 2 : 1;
 }
 
 /* A mark that may stand inside a number read out after a strong cue:
@@ -1330,7 +579,7 @@ static int noisy_stretch(ctx *c, size_t *ip)
     if (!stretch_start(c, i))
         return 0;
     int strong = 0;
-    int cue = cue_before(c, i, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) | CUE_BIT(CUE_NUMBER), 1,
+    int cue = earshot__cue_before(c, i, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) | CUE_BIT(CUE_NUMBER), 1,
                          &strong);
     if (cue < 0 || !strong)
         return 0;
@@ -1338,12 +587,32 @@ static int noisy_stretch(ctx *c, size_t *ip)
     size_t j = i, first = 0, last = 0, like_last = 0;
     int started = 0, elements = 0, kept_elements = 0, plus = 0, open = 0, noise = 0;
     int pending = 0; /* digit-like words after the last real digit */
+    /* The state before the last "and"/"then"/','  between digit groups: a
+     * group of one digit after it ("... and two items") is no part of the
+     * number. */
+    digits join_kept = {0};
+    size_t join_last = 0;
+    int join_elements = 0, joined = 0;
     while (j < c->n && j - i < STRETCH_MAX_TOKENS) {
         const token *t = &c->t[j];
         int cls;
         size_t len;
         if (t->taken || t->kind == T_EMAIL)
             break;
+        size_t nj;
+        if (started && kept_elements && !pending && (nj = digit_join_len(c, j))) {
+            digits probe = {0};
+            int pcls;
+            if (digit_element(c, j + nj, &probe, &pcls) && !is_like(pcls)) {
+                join_kept = kept;
+                join_last = last;
+                join_elements = kept_elements;
+                joined = 1;
+                noise = 0;
+                j += nj;
+                continue;
+            }
+        }
         if (t->kind == T_PUNCT || (free_word(c, j) && (flags_of(c, j) & W_PLUS))) {
             if (t->kind == T_PUNCT && !stretch_mark(c, j))
                 break;
@@ -1379,7 +648,9 @@ static int noisy_stretch(ctx *c, size_t *ip)
         }
         if (flags_of(c, j) & W_BREAK)
             break;
-        if (++noise > (started ? STRETCH_NOISE_MAX : 1))
+        /* Groups after a join are digits only: in "... one two three,
+         * nine out of ten" the rating is no group. */
+        if (joined || ++noise > (started ? STRETCH_NOISE_MAX : 1))
             break;
         j++;
     }
@@ -1390,6 +661,11 @@ static int noisy_stretch(ctx *c, size_t *ip)
         kept = g;
         kept_elements = elements;
         last = like_last;
+    }
+    if (joined && kept.n - join_kept.n < 2) {
+        kept = join_kept;
+        last = join_last;
+        kept_elements = join_elements;
     }
     if (kept_elements < STRETCH_MIN)
         return 0;
@@ -1402,9 +678,24 @@ static int noisy_stretch(ctx *c, size_t *ip)
     int type = classify(&kept, cue, plus);
     if (type < 0)
         type = cue == CUE_CARD ? TAG_CARD : cue == CUE_PHONE ? TAG_PHONE : TAG_NUMBER;
-    add_span(c, first, last, type);
+    earshot__add_span(c, first, last, type);
     *ip = last + 1;
     return 1;
+}
+
+/* One group of a run between joins, for the digit-by-digit test: every
+ * element a single spoken digit ("four", "double oh"), none of them
+ * "fourteen", "ninety nine", written digits or a digit-like word. */
+typedef struct group {
+    size_t digits;
+    int single; /* every element so far one spoken digit */
+} group;
+
+static void group_add(group *gr, int cls, size_t n)
+{
+    gr->digits += n;
+    if (cls != EL_SINGLE)
+        gr->single = 0;
 }
 
 /* Digit runs: consecutive numbers, spoken or written, joined by spaces,
@@ -1432,7 +723,7 @@ static void pass_digits(ctx *c)
             for (size_t b = c->t[i].start; b < c->t[i].end; b++)
                 nd += is_digit((unsigned char)c->text[b]);
             if (nd >= NUMBER_MIN) {
-                add_span(c, i, i, TAG_NUMBER);
+                earshot__add_span(c, i, i, TAG_NUMBER);
                 i++;
                 continue;
             }
@@ -1461,12 +752,24 @@ static void pass_digits(ctx *c)
             i++;
             continue;
         }
-        int cue = cue_before(c, start, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) |
+        int cue = earshot__cue_before(c, start, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) |
                                            CUE_BIT(CUE_NUMBER), 1, NULL);
         /* After a cue, '/' and '.' join too: "date of birth is
          * 12/05/1980". Without one they are dates, fractions and prices. */
         const char *joins = cue >= 0 ? "-()/." : "-()";
         size_t last = j + len - 1;
+        /* Groups joined by a digit-join word or a comma ("four five three
+         * nine and one four eight eight ..."): each needs two or more
+         * digits, and the whole is one number only when every group was
+         * read digit by digit, a cue came first, or the digits pass a
+         * checksum (id_checksum()); otherwise the run ends before the
+         * first join, as "four ninety nine and two fifty" must. */
+        group grp = {0, 1};
+        group_add(&grp, cls, g.n);
+        int groups[8], n_groups = 0, n_joins = 0, all_single = 1;
+        digits at_join = {0}, at_last_join = {0}, at_like = {0};
+        size_t at_join_last = 0, at_last_join_last = 0, like_tok = 0, at_like_last = 0;
+        int had_like = 0, had_multi = cls == EL_MULTI;
         j += len;
         /* Where the run ends should its last digit-like words be words. */
         digits kept = g;
@@ -1484,6 +787,33 @@ static void pass_digits(ctx *c)
             digits before = g;
             int ncls;
             size_t more = digit_element(c, k, &g, &ncls);
+            size_t nj;
+            if (!more && k == j && (nj = digit_join_len(c, k)) && grp.digits >= 2 &&
+                !is_like(prev)) {
+                size_t before_n = g.n;
+                more = digit_element(c, k + nj, &g, &ncls);
+                if (more && is_like(ncls)) {
+                    g = before;
+                    more = 0;
+                }
+                if (more) {
+                    if (!n_joins) {
+                        at_join = before;
+                        at_join_last = last;
+                    }
+                    at_last_join = before;
+                    at_last_join_last = last;
+                    if (n_groups < 8)
+                        groups[n_groups++] = (int)grp.digits;
+                    n_joins++;
+                    all_single = all_single && grp.single;
+                    grp = (group){0, 1};
+                    group_add(&grp, ncls, g.n - before_n);
+                    k += nj;
+                }
+            } else if (more) {
+                group_add(&grp, ncls, g.n - before.n);
+            }
             if (!more)
                 break;
             /* After "thirty" or "seven hundred" it is a word again:
@@ -1491,6 +821,13 @@ static void pass_digits(ctx *c)
             if (is_like(ncls) && prev == EL_MULTI) {
                 g = before;
                 break;
+            }
+            had_multi |= ncls == EL_MULTI;
+            if (is_like(ncls) && !had_like) {
+                had_like = 1;
+                at_like = before;
+                at_like_last = last;
+                like_tok = k;
             }
             last = k + more - 1;
             j = k + more;
@@ -1505,6 +842,32 @@ static void pass_digits(ctx *c)
             g = kept;
             last = kept_last;
         }
+        if (n_joins) {
+            int whole_single = all_single && grp.single;
+            if (grp.digits < 2) {
+                /* "... and four four four and two": the last group is a
+                 * count or a word, not the number's end. */
+                g = at_last_join;
+                last = at_last_join_last;
+                n_joins--;
+                whole_single = all_single;
+            } else if (n_groups < 8) {
+                groups[n_groups++] = (int)grp.digits;
+            }
+            int ok = cue >= 0 || (whole_single && !g.unknown) ||
+                     id_checksum(&g, groups, n_groups);
+            if (n_joins && !ok) {
+                g = at_join;
+                last = at_join_last;
+            }
+        }
+        /* Without a cue a digit-like word next to "thirty" or "fifteen" is
+         * a word, unless the run is as long as a phone number: "from one
+         * to two thirty" is a time, "seven to nine w nine nine" digits. */
+        if (had_like && had_multi && cue < 0 && like_tok <= last && g.n < 7) {
+            g = at_like;
+            last = at_like_last;
+        }
         if (open && punct_is(c, last + 1, ")"))
             last++;
 
@@ -1517,146 +880,10 @@ static void pass_digits(ctx *c)
         if (!amount && type < 0 && g.n >= NUMBER_MIN)
             type = TAG_NUMBER;
         if (type >= 0)
-            add_span(c, start, last, type);
+            earshot__add_span(c, start, last, type);
         /* A run that is no personal data is skipped whole: its tail is no
          * run of its own. */
         i = last + 1;
-    }
-}
-
-/* ------------------------------------------------------------------ */
-/* e-mail                                                               */
-/* ------------------------------------------------------------------ */
-
-/* A word that can be part of a spoken address: not itself "at", "dot" or
- * a joining word. Digits count ("john eighty seven", "jsmith 99"). */
-static int email_word(const ctx *c, size_t i)
-{
-    if (i >= c->n || c->t[i].taken)
-        return 0;
-    if (c->t[i].kind == T_DIGITS)
-        return 1;
-    return c->t[i].kind == T_WORD &&
-           !(flags_of(c, i) & (W_EMAIL_AT | W_EMAIL_DOT | W_EMAIL_JOIN));
-}
-
-static int email_number(const ctx *c, size_t i)
-{
-    return i < c->n && !c->t[i].taken &&
-           (c->t[i].kind == T_DIGITS || (flags_of(c, i) & (W_NUMBER | W_REPEAT | W_HUNDRED)));
-}
-
-/* "dot", or a written '.' touching the words on both sides. */
-static int email_dot(const ctx *c, size_t i)
-{
-    if (free_word(c, i) && (flags_of(c, i) & W_EMAIL_DOT))
-        return 1;
-    return punct_is(c, i, ".") && i + 1 < c->n && !c->t[i].gap && !c->t[i + 1].gap;
-}
-
-static int email_join(const ctx *c, size_t i)
-{
-    if (free_word(c, i) && (flags_of(c, i) & W_EMAIL_JOIN))
-        return 1;
-    return punct_is(c, i, "_-") && i + 1 < c->n && !c->t[i].gap && !c->t[i + 1].gap;
-}
-
-/* The domain after a spoken "at": label (dot label)+, a label being
- * word (join word)*, ending in a top-level domain word. The recogniser
- * knows no "gmail" or "hotmail" and writes "g mail", "hot mail", so the
- * first label may be two words: unless loose is set, neither of them a
- * never-name word ("she's at the shop dot com" is no address). Returns
- * the token after it, 0 if there is none. */
-static size_t spoken_domain(const ctx *c, size_t i, int loose)
-{
-    size_t j = i, end = 0;
-    int labels = 0;
-    for (int guard = 0; guard < 16; guard++) {
-        if (!email_word(c, j))
-            break;
-        j++;
-        if (!labels && email_word(c, j) && email_dot(c, j + 1) &&
-            (loose || !((flags_of(c, j - 1) | flags_of(c, j)) & W_NEVER)))
-            j++;
-        while (email_join(c, j) && email_word(c, j + 1))
-            j += 2;
-        labels++;
-        if (labels >= 2 && (flags_of(c, j - 1) & W_TLD))
-            end = j;
-        if (email_dot(c, j) && email_word(c, j + 1))
-            j++;
-        else
-            break;
-    }
-    return end;
-}
-
-/* Written addresses are tokens already. A spoken one needs "at", a domain
- * ending in a known top-level domain, and a local part before "at" that
- * is joined ("john dot smith"), follows an e-mail cue, or is at least not
- * a word that is never a name ("i looked at amazon dot com" is no
- * address). */
-static void pass_email(ctx *c)
-{
-    for (size_t i = 0; i < c->n && !c->nomem; i++) {
-        if (c->t[i].kind == T_EMAIL && !c->t[i].taken) {
-            add_span(c, i, i, TAG_EMAIL);
-            continue;
-        }
-        if (i == 0 || !free_word(c, i) || !(flags_of(c, i) & W_EMAIL_AT))
-            continue;
-        size_t end = spoken_domain(c, i + 1, 0);
-        /* "hot mail": only where the local part is joined or cued. */
-        int loose = 0;
-        if (!end) {
-            end = spoken_domain(c, i + 1, 1);
-            loose = 1;
-        }
-        if (!end || !email_word(c, i - 1))
-            continue;
-        size_t s = i - 1;
-        int joined = 0;
-        for (int guard = 0; guard < 8 && s >= 2; guard++) {
-            if ((email_join(c, s - 1) || email_dot(c, s - 1)) && email_word(c, s - 2)) {
-                s -= 2;
-                joined = 1;
-            } else {
-                break;
-            }
-        }
-        /* Numbers belong to handles: "john eighty seven at ..." is
-         * john87, so the word before the numbers goes with them. */
-        if (email_number(c, s)) {
-            for (int guard = 0; guard < 4 && s >= 1 && email_number(c, s - 1); guard++)
-                s--;
-            if (s >= 1 && email_word(c, s - 1) && !email_number(c, s - 1) &&
-                !(flags_of(c, s - 1) & (W_NEVER | W_BREAK | W_GLUE)))
-                s--;
-        }
-        /* Spelt-out letters belong to it too: "j smith at ...", "j o
-         * smith at ...". */
-        for (int guard = 0; guard < 16 && s >= 1 && free_word(c, s - 1) &&
-                            c->t[s - 1].end - c->t[s - 1].start == 1 &&
-                            !(flags_of(c, s - 1) & (W_NEVER | W_BREAK | W_GLUE));
-             guard++)
-            s--;
-        /* An e-mail cue just before, or a few words before: "my email is
-         * john smith at ..." takes "john smith". */
-        int cued = 0;
-        for (size_t back = 0; back <= EMAIL_CUE_REACH && back <= s; back++) {
-            size_t p = s - back;
-            if (back && (!email_word(c, p) || (flags_of(c, p) & (W_NEVER | W_BREAK))))
-                break;
-            if (cue_before(c, p, CUE_BIT(CUE_EMAIL), 1, NULL) >= 0) {
-                s = p;
-                cued = 1;
-                break;
-            }
-        }
-        if (!cued && !joined && (loose || (flags_of(c, i - 1) & (W_NEVER | W_GLUE))))
-            continue;
-        add_span(c, s, end - 1, TAG_EMAIL);
-        i = end - 1;
     }
 }
 
@@ -1672,7 +899,7 @@ static size_t house_number(const ctx *c, size_t i)
     if (c->t[i].kind == T_DIGITS || (c->t[i].kind == T_WORD && c->t[i].digit_first))
         return c->t[i].end - c->t[i].start <= HOUSE_DIGITS_MAX;
     digits g = {0};
-    return spoken_number(c, i, &g);
+    return earshot__spoken_number(c, i, &g);
 }
 
 /* "i live at" + a number + words up to a street word (and a town word
@@ -1686,7 +913,7 @@ static void pass_address(ctx *c)
     for (size_t i = 1; i < c->n && !c->nomem; i++) {
         if (c->t[i].taken)
             continue;
-        int cue = cue_before(c, i, mask, 0, NULL);
+        int cue = earshot__cue_before(c, i, mask, 0, NULL);
         if (cue < 0)
             continue;
         size_t j = i;
@@ -1746,7 +973,7 @@ static void pass_address(ctx *c)
         } else {
             continue;
         }
-        add_span(c, i, last, TAG_ADDRESS);
+        earshot__add_span(c, i, last, TAG_ADDRESS);
         i = last;
     }
 }
@@ -1781,20 +1008,23 @@ static void pass_name(ctx *c)
             size_t last = i;
             while (last + 1 - i < NAME_MAX_WORDS - 1 && name_word(c, last + 1))
                 last++;
-            add_span(c, i, last, TAG_NAME);
+            earshot__add_span(c, i, last, TAG_NAME);
             i = last;
             continue;
         }
         if (!name_word(c, i))
             continue;
-        int cue = cue_before(c, i, mask, 0, NULL);
+        int cue = earshot__cue_before(c, i, mask, 0, NULL);
         if (cue < 0)
             continue;
         unsigned f = flags_of(c, i);
         size_t last = i;
         int ok = cue == CUE_NAME || ((f & W_NAME) && !(f & W_AMBIGUOUS));
         if (ok) {
-            while (last + 1 - i < NAME_MAX_WORDS && name_word(c, last + 1))
+            /* Surnames follow; a name that is also a word ("will", "may")
+             * is more likely the verb: "my husband david will collect it". */
+            while (last + 1 - i < NAME_MAX_WORDS && name_word(c, last + 1) &&
+                   !(flags_of(c, last + 1) & W_AMBIGUOUS))
                 last++;
         } else {
             for (size_t k = i; k < i + NAME_MAX_WORDS - 1 && name_word(c, k); k++) {
@@ -1807,7 +1037,7 @@ static void pass_name(ctx *c)
         }
         if (!ok)
             continue;
-        add_span(c, i, last, TAG_NAME);
+        earshot__add_span(c, i, last, TAG_NAME);
         i = last;
     }
 }
@@ -1822,7 +1052,79 @@ static int by_first(const void *a, const void *b)
     return x->first < y->first ? -1 : x->first > y->first;
 }
 
+/* A number read out across a pause: the recogniser cuts "four five three
+ * nine ... one four eight eight ..." into utterances, and the later ones
+ * have too few digits to be anything alone. When the previous utterance
+ * left a number open (open_tag), the digits this one starts with (after a
+ * join word or a filler like "um") continue it: two or more digits in two
+ * or more elements or written, so "twenty pounds" and "nine out of ten"
+ * stay. */
+static void pass_continued(ctx *c, int type)
+{
+    size_t i = 0;
+    while (i < c->n && i < 2 && free_word(c, i) &&
+           (flags_of(c, i) & (W_DIGIT_JOIN | W_GLUE | W_BREAK)) && !(flags_of(c, i) & W_NUMBER))
+        i++;
+    digits g = {0};
+    size_t j = i, last = 0;
+    int elements = 0, written = 0, have = 0, cls;
+    for (int guard = 0; guard < STRETCH_MAX_TOKENS && j < c->n; guard++) {
+        size_t nj = 0;
+        if (elements && (nj = digit_join_len(c, j)) == 0 && punct_is(c, j, "-"))
+            nj = 1;
+        digits before = g;
+        size_t len = digit_element(c, j + nj, &g, &cls);
+        if (!len || (is_like(cls) && !elements)) {
+            g = before;
+            break;
+        }
+        written |= c->t[j + nj].kind == T_DIGITS && c->t[j + nj].end - c->t[j + nj].start >= 2;
+        elements++;
+        j += nj + len;
+        if (!is_like(cls)) {
+            last = j - 1;
+            have = 1;
+        }
+    }
+    if (!have || g.n < 2 || (elements < 2 && !written) ||
+        (free_word(c, last + 1) && (flags_of(c, last + 1) & W_UNIT)))
+        return;
+    earshot__add_span(c, i, last, type);
+}
+
+/* What the text leaves open for the next utterance: the tag of a digit
+ * span at its very end, or of a phone, card or number cue it ends with
+ * ("my card number is"); 0 when nothing. */
+static int open_after(const ctx *c)
+{
+    size_t end = c->n;
+    while (end > 0 && c->t[end - 1].kind == T_PUNCT && c->t[end - 1].punct != ',')
+        end--;
+    if (!end)
+        return 0;
+    for (size_t k = 0; k < c->n_spans; k++) {
+        const span *sp = &c->spans[k];
+        if (sp->last == end - 1 &&
+            (sp->type == TAG_PHONE || sp->type == TAG_CARD || sp->type == TAG_NUMBER))
+            return sp->type + 1;
+    }
+    if (c->t[end - 1].taken)
+        return 0;
+    int kind = earshot__cue_before(c, end, CUE_BIT(CUE_PHONE) | CUE_BIT(CUE_CARD) | CUE_BIT(CUE_NUMBER),
+                          1, NULL);
+    return kind == CUE_PHONE ? TAG_PHONE + 1
+           : kind == CUE_CARD ? TAG_CARD + 1
+           : kind == CUE_NUMBER ? TAG_NUMBER + 1
+                                : 0;
+}
+
 char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *found)
+{
+    return earshot__redact_next(r, text, NULL, found);
+}
+
+char *earshot__redact_next(const earshot__redactor *r, const char *text, int *open,
+                           unsigned *found)
 {
     if (found)
         *found = 0;
@@ -1832,12 +1134,20 @@ char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *fo
         text = "";
     ctx c = {.r = r, .text = text};
     tokenize(&c);
+    if (!c.nomem && open && *open > 0 && *open <= TAG_POSTCODE + 1)
+        pass_continued(&c, *open - 1);
     /* Order matters: an e-mail's words must not become a name, an
      * address's number must not become a digit run. */
     if (!c.nomem)
-        pass_email(&c);
+        earshot__pass_email(&c);
+    if (!c.nomem)
+        earshot__pass_date(&c);
     if (!c.nomem)
         pass_address(&c);
+    if (!c.nomem)
+        earshot__pass_codes(&c);
+    if (!c.nomem)
+        earshot__pass_postcode(&c);
     if (!c.nomem)
         pass_name(&c);
     if (!c.nomem)
@@ -1869,6 +1179,8 @@ char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *fo
         memcpy(out + o, text + from, rest + 1);
         if (found)
             *found = bits;
+        if (open)
+            *open = open_after(&c);
     }
     free(c.t);
     free(c.spans);

@@ -1,5 +1,6 @@
 /* redact.h - replaces personal data in a transcript with typed tags
- * ([PHONE], [CARD], [NUMBER], [EMAIL], [NAME], [ADDRESS]) before anything
+ * ([PHONE], [CARD], [NUMBER], [EMAIL], [NAME], [ADDRESS], [DATE],
+ * [POSTCODE]) before anything
  * is stored. Internal to libearshot. Everything language-specific (number
  * words, cue phrases, street words, name lists) comes from the grammar
  * folder's redact.rules, whose format is in grammars/README.md.
@@ -19,6 +20,8 @@ enum {
     EARSHOT__PII_EMAIL = 1 << 3,   /* [EMAIL] */
     EARSHOT__PII_NAME = 1 << 4,    /* [NAME] */
     EARSHOT__PII_ADDRESS = 1 << 5, /* [ADDRESS] */
+    EARSHOT__PII_DATE = 1 << 6,     /* [DATE]: a date of birth */
+    EARSHOT__PII_POSTCODE = 1 << 7, /* [POSTCODE] */
 };
 
 typedef struct earshot__redactor earshot__redactor;
@@ -36,6 +39,21 @@ earshot__redactor *earshot__redactor_open(const char *grammar_dir, char *err, si
  * the tags used (0 when nothing was replaced). text may be any bytes up to
  * its NUL, valid UTF-8 or not. */
 char *earshot__redact(const earshot__redactor *r, const char *text, unsigned *found);
+
+/* earshot__redact() for one utterance of a stream, where a number read
+ * out with pauses arrives as several utterances ("my card is four five
+ * three nine", "one four eight eight", ...). *open carries what the last
+ * utterance left open: 0 at the start of a stream (and after a long gap,
+ * which the caller judges); on return it says whether this text ended in
+ * a phone, card or other number, or in a cue for one, so that the digits
+ * the next text starts with continue it. open may be NULL (then it is
+ * earshot__redact()). */
+char *earshot__redact_next(const earshot__redactor *r, const char *text, int *open,
+                           unsigned *found);
+
+/* The longest silence, in seconds between one utterance's end and the
+ * next one's start, across which a number read out still continues. */
+#define EARSHOT__REDACT_PAUSE_MAX 6.0
 
 /* NULL is a no-op. */
 void earshot__redactor_close(earshot__redactor *r);

@@ -147,6 +147,11 @@ struct earshot_store {
     sqlite3 *db;
     sqlite3_stmt *insert; /* the one hot statement, prepared once */
     earshot__redactor *redactor;
+    /* A number read out across utterances (earshot__redact_next()): what
+     * the last stored utterance left open, its session and end. */
+    int redact_open;
+    int64_t redact_session;
+    double redact_end;
     pending *queue;
     size_t n_queue, queue_cap;
     size_t lost; /* utterances refused because the queue was full */
@@ -1010,7 +1015,12 @@ static int store_row(earshot_store *s, int64_t session, int64_t consent, int kee
     now_iso(p.heard_at, sizeof p.heard_at, time(NULL));
     /* Redaction happens here, on the way in: the unredacted text never
      * reaches a statement, the queue or the file. */
-    p.text = earshot__redact(s->redactor, u->text ? u->text : "", NULL);
+    if (session != s->redact_session || u->start < s->redact_end ||
+        u->start - s->redact_end > EARSHOT__REDACT_PAUSE_MAX)
+        s->redact_open = 0;
+    p.text = earshot__redact_next(s->redactor, u->text ? u->text : "", &s->redact_open, NULL);
+    s->redact_session = session;
+    s->redact_end = u->end;
     int ok = p.text != NULL;
     const earshot_analysis *a = u->analysis;
     if (a && ok) {

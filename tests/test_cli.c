@@ -314,6 +314,38 @@ static int count_of(const char *hay, const char *needle)
     return n;
 }
 
+/* With --db every output holds the redacted text; --show-unredacted is
+ * the opt-in for one's own files. */
+static void test_stdout_redacted(void **state)
+{
+    char db[600];
+    snprintf(db, sizeof db, "%s/shown.db", tmpdir);
+    unlink(db);
+    run_result r = run("transcribe --db '%s' --consent granted '%s/consent-yes.wav'", db, td());
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "my phone number is "));
+    assert_non_null(strstr(r.out, "[PHONE]"));
+    assert_null(strstr(r.out, "seven seven"));
+    assert_null(strstr(r.err, "seven seven"));
+    run_free(&r);
+
+    r = run("transcribe --json --show-unredacted --db '%s' --consent granted "
+            "'%s/consent-yes.wav'", db, td());
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "seven seven"));
+    assert_non_null(strstr(r.out, "\"redacted\":false"));
+    assert_null(strstr(r.out, "[PHONE]"));
+    run_free(&r);
+
+    /* The database holds the tag either way. */
+    r = run("export --db '%s' --session 2", db);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "[PHONE]"));
+    assert_null(strstr(r.out, "seven seven"));
+    run_free(&r);
+}
+
 /* Three files, three sessions, spoken consent: yes + three sentences; no +
  * two; yes + one + "forget me". Then sessions, export and forget. */
 static void test_store_commands(void **state)
@@ -329,6 +361,12 @@ static void test_store_commands(void **state)
     assert_int_equal(count_of(r.out, "\"storage\":\"stored\""), 4);
     assert_int_equal(count_of(r.out, "\"storage\":\"declined\""), 1);
     assert_int_equal(count_of(r.out, "\"storage\":\"forgotten\""), 1);
+    /* stdout shows what is stored: the phone number read out in
+     * consent-yes.wav is a tag here too, and no raw words are listed. */
+    assert_true(count_of(r.out, "[PHONE]") >= 1);
+    assert_null(strstr(r.out, "seven seven"));
+    assert_null(strstr(r.out, "\"word\":"));
+    assert_null(strstr(r.out, "\"redacted\":false"));
     run_free(&r);
 
     r = run("sessions --json --db '%s'", db);
@@ -634,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_grammar_check_typo),
         cmocka_unit_test(test_help_version_usage),
         cmocka_unit_test(test_store_commands),
+        cmocka_unit_test(test_stdout_redacted),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_listen_device_vanishes),
     };

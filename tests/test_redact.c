@@ -97,9 +97,9 @@ static const expect cases[] = {
     {"order 12345 arrived broken", "order [NUMBER] arrived broken", N},
     {"my national insurance number is AB123456C", "my national insurance number is [NUMBER]", N},
     {"it's parcel 9 8 7 6 5 4 3 2 1", "it's parcel [NUMBER]", N},
-    {"the postcode is 90210", "the postcode is [NUMBER]", N},
+    {"the postcode is 90210", "the postcode is [POSTCODE]", EARSHOT__PII_POSTCODE},
     {"the account is 12345678", "the account is [NUMBER]", N},
-    {"my date of birth is 12/05/1980", "my date of birth is [NUMBER]", N},
+    {"my date of birth is 12/05/1980", "my date of birth is [DATE]", EARSHOT__PII_DATE},
     /* e-mail */
     {"it's john dot smith at example dot com", "it's [EMAIL]", E},
     {"jane underscore doe at gmail dot com", "[EMAIL]", E},
@@ -148,7 +148,7 @@ static const expect cases[] = {
      "seven double oh nine double oh one two three",
      "hi this is [NAME], you can email me at [EMAIL] or call [PHONE]", NM | E | P},
     {"i live at forty two baker street and my postcode is 90210",
-     "i live at [ADDRESS] and my postcode is [NUMBER]", A | N},
+     "i live at [ADDRESS] and my postcode is [POSTCODE]", A | EARSHOT__PII_POSTCODE},
 
     /* As the recogniser writes them: digits heard as other words ("a" for
      * "oh", "to" for "two", "w" for "double oh"), noise words in between.
@@ -690,10 +690,120 @@ static void test_threads(void **state)
     }
 }
 
+/* The spoken-form table, tests/data/redact_cases.tsv: CATEGORY, INPUT,
+ * EXPECTED ("=" for unchanged). Every row is checked and every mismatch
+ * printed before the test fails, so one run shows the whole picture; the
+ * table must keep at least 150 rows that redact and 60 that must not. */
+#define CASES_TSV EARSHOT_SOURCE_GRAMMAR_DIR "/../../tests/data/redact_cases.tsv"
+
+static void test_spoken_table(void **state)
+{
+    FILE *f = fopen(CASES_TSV, "r");
+    assert_non_null(f);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int lineno = 0, redacting = 0, keeping = 0, wrong = 0, leaks = 0, over = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        if (!len || line[0] == '#')
+            continue;
+        char *in = strchr(line, '\t');
+        char *want = in ? strchr(in + 1, '\t') : NULL;
+        if (!want) {
+            print_error("%s:%d: expected CATEGORY<TAB>INPUT<TAB>EXPECTED\n", CASES_TSV, lineno);
+            wrong++;
+            continue;
+        }
+        *in++ = '\0';
+        *want++ = '\0';
+        int keep = !strcmp(want, "=");
+        if (keep)
+            want = in;
+        keeping += keep;
+        redacting += !keep;
+        unsigned found = 99;
+        char *got = earshot__redact(red, in, &found);
+        assert_non_null(got);
+        if (strcmp(got, want)) {
+            print_error("%s:%d: [%s] %s\n    want: %s\n    got:  %s\n", CASES_TSV, lineno, line,
+                        in, want, got);
+            wrong++;
+            if (keep)
+                over++;
+            else
+                leaks++;
+        } else if ((found == 0) != keep) {
+            print_error("%s:%d: found bits %#x for '%s'\n", CASES_TSV, lineno, found, in);
+            wrong++;
+        }
+        free(got);
+    }
+    free(line);
+    fclose(f);
+    print_message("redact_cases.tsv: %d redacting rows, %d unchanged rows; %d wrong "
+                  "(%d under-redacted, %d over-redacted)\n",
+                  redacting, keeping, wrong, leaks, over);
+    assert_true(redacting >= 150);
+    assert_true(keeping >= 60);
+    assert_int_equal(wrong, 0);
+}
+
+/* A number read out across pauses arrives as several utterances; each
+ * continues the one before when that left a number (or a cue) open, and
+ * only then. */
+static void test_across_utterances(void **state)
+{
+    typedef struct line {
+        const char *in, *out;
+    } line;
+    static const line card[] = {
+        {"my card is four five three nine", "my card is [CARD]"},
+        {"one four eight eight", "[CARD]"},
+        {"and zero three four three", "and [CARD]"},
+        {"six four six seven", "[CARD]"},
+        {"and i waited twenty minutes", "and i waited twenty minutes"},
+        {"four five six seven", "four five six seven"},
+    }, phone[] = {
+        {"my phone number is", "my phone number is"},
+        {"oh seven seven double oh nine", "[PHONE]"},
+        {"um double oh one two three", "um [PHONE]"},
+        {"thanks, twenty pounds was fine", "thanks, twenty pounds was fine"},
+    }, cold[] = {
+        {"i'd give you nine out of ten", "i'd give you nine out of ten"},
+        {"one four eight eight", "one four eight eight"},
+    }, rating[] = {
+        {"call me on 0161 496 0000", "call me on [PHONE]"},
+        {"nine out of ten", "nine out of ten"},
+    };
+    const line *sets[] = {card, phone, cold, rating};
+    size_t lens[] = {6, 4, 2, 2};
+    for (size_t k = 0; k < 4; k++) {
+        int open = 0;
+        for (size_t i = 0; i < lens[k]; i++) {
+            char *got = earshot__redact_next(red, sets[k][i].in, &open, NULL);
+            assert_non_null(got);
+            if (strcmp(got, sets[k][i].out))
+                print_error("set %zu row %zu: '%s' -> '%s', want '%s'\n", k, i, sets[k][i].in, got,
+                            sets[k][i].out);
+            assert_string_equal(got, sets[k][i].out);
+            free(got);
+        }
+    }
+    /* Without the state the same lines stand alone. */
+    char *got = earshot__redact(red, "one four eight eight", NULL);
+    assert_string_equal(got, "one four eight eight");
+    free(got);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_spoken_table),
+        cmocka_unit_test(test_across_utterances),
         cmocka_unit_test(test_rating_after_redaction),
         cmocka_unit_test(test_rules_errors),
         cmocka_unit_test(test_one_typo),
