@@ -257,9 +257,10 @@ static void cmn_mark_utterance(earshot__recognizer *r)
  * dither_zeros in earshot.c), that "utterance" decodes to nothing but
  * moves the mean's c0 from ~52 to ~0.4, the level of silence, and the
  * real first sentence is then decoded against it: "no thank you i do not
- * want to be recorded" came out as "i applied". pocketsphinx_continuous
- * -dither yes shows the same (0.0-0.9 s empty, then "hi up"). An utterance
- * that yields no words therefore leaves the mean as it found it. */
+ * want to be recorded" came out as "i put in" ("i applied" with no
+ * grammar). pocketsphinx_continuous -dither yes shows the same (0.0-0.9 s
+ * empty, then "hi up"). An utterance that yields no words therefore
+ * leaves the mean as it found it. */
 static void cmn_forget_utterance(earshot__recognizer *r)
 {
     cmn_t *c = cmn_of(r);
