@@ -50,9 +50,10 @@ head -c 3000 "$out/libri.flac" > "$out/bad/truncated.flac"
 # Whole sessions for the consent tests (tests/test_cli.c, and later the
 # listener): a spoken consent answer, then customer sentences. The pauses
 # carry a room's noise floor (-50 dBFS white noise, repeatable with -R), as
-# a kiosk microphone does: after 1.5 s of pure digital silence the
-# recogniser misses the start of the first sentence (see README, known
-# limitations).
+# a kiosk microphone does. (The floor was first a workaround for the cold
+# start, the first sentence misheard after silence, which it did not even
+# cure; that is fixed and tested on digital silence with the cold-* files
+# below. The floor stays: the session tests were written against it.)
 sox -R -n -r 16000 -c 1 -b 16 "$tmp/room.wav" synth 1.5 whitenoise vol 0.003
 session() { # NAME SENTENCE...
   local name=$1; shift
@@ -87,6 +88,22 @@ session consent-forget-yes "yes you can record me" \
 # wrongly (issue 12): the session must survive whatever is heard.
 session granted-praise "the checkout queue was far too long today" \
   "thank you don't monitor the staff so closely they were lovely"
+
+# The cold start (tests/test_recognizer.c): 1.5 s of exact digital silence
+# (sox -D: without it sox dithers even a generated silence to +-1 LSB),
+# a sentence, 1 s of silence, the same sentence again. Three voices.
+sox -D -n -r 16000 -c 1 -b 16 "$tmp/zero15.wav" trim 0 1.5
+sox -D -n -r 16000 -c 1 -b 16 "$tmp/zero10.wav" trim 0 1
+cold() { # NAME VOICE SENTENCE
+  flite -voice "$2" -t "$3" -o "$tmp/$1.raw.wav" </dev/null
+  sox -D "$tmp/$1.raw.wav" -r 16000 -c 1 -b 16 "$tmp/$1.wav"
+  sox -D "$tmp/zero15.wav" "$tmp/$1.wav" "$tmp/zero10.wav" "$tmp/$1.wav" "$tmp/zero10.wav" \
+    "$out/$1.wav"
+  printf '%s\n' "$3" > "$out/$1.txt"
+}
+cold cold-consent slt "no thank you i do not want to be recorded"
+cold cold-staff rms "the staff were very friendly and helpful"
+cold cold-wait awb "the waiting time was far too long today"
 
 # Audio-quality verdicts (tests/test_quality.c): one sentence spoken clean,
 # over a phone line's band at 8 kHz and band-limited at 16 kHz, overloaded,
