@@ -38,6 +38,8 @@ struct earshot__recognizer {
     size_t text_cap;
     char *joined; /* the words joined by spaces */
     size_t joined_cap;
+    char *partial; /* the hypothesis under way (earshot__recognizer_partial) */
+    size_t partial_cap;
 };
 
 static int is_dir(const char *p)
@@ -293,10 +295,96 @@ static int use_lm(earshot__recognizer *r, const char *lm_path, const char *arpa,
     return start_search(r, set, "the domain language model", err, errlen);
 }
 
+/* Why sphinxbase would refuse v for an option of this type, or NULL. */
+static const char *bad_value(int type, const char *v)
+{
+    char *end;
+    if (type & ARG_INTEGER) {
+        errno = 0;
+        (void)strtol(v, &end, 10);
+        return end == v || *end || errno ? "not a whole number" : NULL;
+    }
+    if (type & ARG_FLOATING) {
+        errno = 0;
+        (void)strtod(v, &end);
+        return end == v || *end || errno ? "not a number" : NULL;
+    }
+    if (type & ARG_BOOLEAN)
+        return strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")
+                   ? "not yes or no"
+                   : NULL;
+    return NULL;
+}
+
+/* The decoder's configuration: the model's files plus the caller's
+ * extra options (earshot_config.decoder_options), parsed by sphinxbase
+ * itself so that every PocketSphinx option and its type is known without
+ * a list of ours. NULL with the reason in err. */
+static cmd_ln_t *decoder_config(const earshot__model_paths *p, const char *options, char *err,
+                                size_t errlen)
+{
+    enum { MAX_ARGS = 64 };
+    char *copy = strdup(options ? options : "");
+    char *argv[MAX_ARGS + 4];
+    int argc = 0;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    argv[argc++] = "-hmm";
+    argv[argc++] = (char *)p->hmm;
+    argv[argc++] = "-dict";
+    argv[argc++] = (char *)p->dict;
+    for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
+         t = strtok_r(NULL, " \t\n", &save)) {
+        if (argc >= MAX_ARGS) {
+            snprintf(err, errlen, "decoder options: more than %d words", MAX_ARGS - 4);
+            free(copy);
+            return NULL;
+        }
+        if (argc % 2 == 0 && (!strcmp(t, "-hmm") || !strcmp(t, "-dict") || !strcmp(t, "-lm"))) {
+            snprintf(err, errlen, "decoder options: %s is the model's, not an option", t);
+            free(copy);
+            return NULL;
+        }
+        if (argc % 2 == 0 && t[0] != '-') {
+            snprintf(err, errlen, "decoder options: '%s' is not an option (options start with -)", t);
+            free(copy);
+            return NULL;
+        }
+        argv[argc++] = t;
+    }
+    if (argc % 2) {
+        snprintf(err, errlen, "decoder options: %s has no value", argv[argc - 1]);
+        free(copy);
+        return NULL;
+    }
+    /* Names and values are checked here: sphinxbase prints its whole
+     * option table to stderr for an unknown name or a bad value. */
+    for (int i = 4; i < argc; i += 2) {
+        const arg_t *a = ps_args();
+        while (a->name && strcmp(a->name, argv[i]))
+            a++;
+        const char *why = !a->name ? "PocketSphinx has no such option"
+                                   : bad_value(a->type, argv[i + 1]);
+        if (why) {
+            snprintf(err, errlen, "decoder options: %s %s: %s", argv[i], argv[i + 1], why);
+            free(copy);
+            return NULL;
+        }
+    }
+    cmd_ln_t *c = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
+    if (!c)
+        snprintf(err, errlen, "decoder options: PocketSphinx refused a value in '%s'",
+                 options ? options : "");
+    free(copy);
+    return c;
+}
+
 int earshot__recognizer_open(earshot__recognizer **out,
                              const earshot__model_paths *p, int verbose,
                              const char *domain_arpa, double domain_weight,
-                             char *err, size_t errlen)
+                             const char *decoder_options, char *err, size_t errlen)
 {
     *out = NULL;
     earshot__recognizer *r = calloc(1, sizeof *r);
@@ -307,9 +395,8 @@ int earshot__recognizer_open(earshot__recognizer **out,
     /* PocketSphinx 5prealpha logs through one process-wide stream; it must
      * be set before cmd_ln_init or the whole configuration is printed. */
     err_set_logfp(verbose ? stderr : NULL);
-    r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm, "-dict", p->dict, NULL);
+    r->config = decoder_config(p, decoder_options, err, errlen);
     if (!r->config) {
-        snprintf(err, errlen, "cannot configure the decoder with model %s", p->hmm);
         free(r);
         return EARSHOT_MODEL;
     }
@@ -475,6 +562,7 @@ void earshot__recognizer_close(earshot__recognizer *r)
     free(r->words);
     free(r->text);
     free(r->joined);
+    free(r->partial);
     free(r);
 }
 
@@ -527,4 +615,48 @@ uint64_t earshot__model_hash(const earshot__model_paths *p)
 int earshot__recognizer_in_speech(const earshot__recognizer *r)
 {
     return r->utt_started;
+}
+
+/* The first pass's best path so far, as words: ps_get_hyp() in the middle
+ * of an utterance backtraces the forward search (no second pass), which is
+ * cheap. Fillers and pronunciation variants are dropped as in deliver().
+ * "" when nothing is heard yet; the string belongs to r. */
+const char *earshot__recognizer_partial(earshot__recognizer *r, double *start)
+{
+    *start = 0;
+    int32 score;
+    const char *hyp = r->utt_started ? ps_get_hyp(r->ps, &score) : NULL;
+    size_t need = (hyp ? strlen(hyp) : 0) + 1;
+    if (!earshot__grow((void **)&r->partial, &r->partial_cap, need, 1))
+        return NULL;
+    size_t j = 0;
+    for (const char *w = hyp; w && *w;) {
+        w += strspn(w, " ");
+        size_t len = strcspn(w, " ");
+        if (!len)
+            break;
+        if (!is_filler(w)) {
+            size_t base = strcspn(w, "(");
+            if (base > len)
+                base = len;
+            if (j)
+                r->partial[j++] = ' ';
+            memcpy(r->partial + j, w, base);
+            j += base;
+        }
+        w += len;
+    }
+    r->partial[j] = '\0';
+    if (j) {
+        for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s)) {
+            if (!is_filler(ps_seg_word(s))) {
+                int sf, ef;
+                ps_seg_frames(s, &sf, &ef);
+                *start = (double)sf / r->frate;
+                ps_seg_free(s);
+                break;
+            }
+        }
+    }
+    return r->partial;
 }
