@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,19 @@ struct earshot__recognizer {
     size_t joined_cap;
     char *partial; /* the hypothesis under way (earshot__recognizer_partial) */
     size_t partial_cap;
+    /* The stream's opening (see prestart_begin): 1 while its audio goes to
+     * the cheap search and is kept here, with the size of each block. */
+    int prestart, pre_ok, pre_off;
+    int16_t *pre_pcm;
+    size_t pre_len, pre_cap;
+    size_t *pre_blocks, n_pre_blocks, pre_blocks_cap;
 };
+
+static int prestart_begin(earshot__recognizer *r);
+static void prestart_open(earshot__recognizer *r);
+static int prestart_process(earshot__recognizer *r, const int16_t *pcm, size_t n,
+                            earshot_utterance_fn cb, void *user);
+static int prestart_finish(earshot__recognizer *r, earshot_utterance_fn cb, void *user);
 
 static int is_dir(const char *p)
 {
@@ -225,7 +238,7 @@ static int reset_stream(earshot__recognizer *r)
     r->utt_started = 0;
     if (ps_start_stream(r->ps) < 0 || ps_start_utt(r->ps) < 0)
         return EARSHOT_DECODER;
-    return EARSHOT_OK;
+    return prestart_begin(r);
 }
 
 /* Makes lm the decoder's one search, taking over the caller's reference
@@ -417,6 +430,7 @@ int earshot__recognizer_open(earshot__recognizer **out,
         earshot__recognizer_close(r);
         return rc;
     }
+    prestart_open(r);
     r->frate = cmd_ln_int32_r(r->config, "-frate");
     if (r->frate <= 0)
         r->frate = 100;
@@ -518,9 +532,148 @@ static int deliver(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
     return cb && cb(&u, user) ? EARSHOT_STOPPED : EARSHOT_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* The stream's opening: room noise is not searched                     */
+/*
+ * PocketSphinx 5prealpha's voice-activity detector starts each stream
+ * with its noise estimate taken from the first frame alone, so it calls
+ * the first ~0.9 s of a room's noise speech, and the search runs over
+ * that noise at 1.5-4 times the cost of speech (flat acoustic scores keep
+ * many more paths inside the beam), often ending in a word made of noise
+ * ("if"). Speech may also start at the very first sample (a file), so the
+ * opening cannot simply be skipped. Instead, until the detector ends its
+ * first stretch of "speech" (or PRE_CAP of audio has passed), the audio
+ * goes to a nearly free keyword search and is kept. If that stretch was
+ * flat room noise (the level of its frames varies by less than
+ * PRE_SPEECH_DB), it is dropped there, exactly where the full search
+ * would have ended it. Otherwise the stream restarts and the kept blocks
+ * are decoded again by the full search, so the result is what it was
+ * without any of this, at the price of a second feature pass over at most
+ * PRE_CAP of audio. The keyword search sees the same frames, so the
+ * detector, the cepstral mean and the times after a dropped opening are
+ * those of a full search too.
+ */
+enum { PRE_CAP = 12 * 2048 }; /* 1.54 s: the detector's false start is ~0.9 s */
+#define PRE_SPEECH_DB 15.0
+
+/* Adds the cheap search. Without it (no "the" in a caller's dictionary)
+ * every stream is searched in full from its first frame, as before. */
+static void prestart_open(earshot__recognizer *r)
+{
+    r->pre_ok = ps_set_keyphrase(r->ps, "earshot_pre", "the") == 0;
+}
+
+/* Called once a stream's first utterance has begun (reset_stream). */
+static int prestart_begin(earshot__recognizer *r)
+{
+    r->prestart = 0;
+    r->pre_len = 0;
+    r->n_pre_blocks = 0;
+    if (!r->pre_ok || r->pre_off)
+        return EARSHOT_OK;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot_pre") < 0 ||
+        ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    r->prestart = 1;
+    return EARSHOT_OK;
+}
+
+/* Whether the kept audio holds anything but a steady noise: the loudest
+ * and the quietest 16 ms frame differ by PRE_SPEECH_DB or more. */
+static int prestart_heard_speech(const earshot__recognizer *r)
+{
+    double lo = 1e30, hi = 0;
+    for (size_t i = 0; i + 256 <= r->pre_len; i += 256) {
+        double e = 0;
+        for (size_t k = 0; k < 256; k++)
+            e += (double)r->pre_pcm[i + k] * r->pre_pcm[i + k];
+        e = e / 256 + 1;
+        if (e < lo)
+            lo = e;
+        if (e > hi)
+            hi = e;
+    }
+    return hi > 0 && lo < 1e30 && 10 * log10(hi / lo) >= PRE_SPEECH_DB;
+}
+
+/* Back to the full search, from the start of the stream: the kept blocks
+ * are decoded again, block for block as they came. */
+static int prestart_redo(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
+{
+    r->prestart = 0;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot") < 0)
+        return EARSHOT_DECODER;
+    /* Taken over: reset_stream() starts a new opening's buffers. */
+    int16_t *pcm = r->pre_pcm;
+    size_t *blocks = r->pre_blocks, nb = r->n_pre_blocks;
+    r->pre_pcm = NULL, r->pre_cap = 0, r->pre_blocks = NULL, r->pre_blocks_cap = 0;
+    r->pre_off = 1;
+    int rc = reset_stream(r);
+    r->pre_off = 0;
+    size_t off = 0;
+    for (size_t b = 0; rc != EARSHOT_DECODER && rc != EARSHOT_NOMEM && b < nb; b++) {
+        int x = earshot__recognizer_process(r, pcm + off, blocks[b], cb, user);
+        if (x != EARSHOT_OK)
+            rc = x;
+        off += blocks[b];
+    }
+    free(pcm);
+    free(blocks);
+    return rc;
+}
+
+/* Dropped unsearched: the opening was room noise. */
+static int prestart_drop(earshot__recognizer *r)
+{
+    r->prestart = 0;
+    r->utt_started = 0;
+    r->pre_len = 0;
+    r->n_pre_blocks = 0;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot") < 0 ||
+        ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    return EARSHOT_OK;
+}
+
+static int prestart_process(earshot__recognizer *r, const int16_t *pcm, size_t n,
+                            earshot_utterance_fn cb, void *user)
+{
+    if (!earshot__grow((void **)&r->pre_pcm, &r->pre_cap, r->pre_len + n, sizeof *pcm) ||
+        !earshot__grow((void **)&r->pre_blocks, &r->pre_blocks_cap, r->n_pre_blocks + 1,
+                       sizeof *r->pre_blocks))
+        return EARSHOT_NOMEM;
+    memcpy(r->pre_pcm + r->pre_len, pcm, n * sizeof *pcm);
+    r->pre_len += n;
+    r->pre_blocks[r->n_pre_blocks++] = n;
+    if (ps_process_raw(r->ps, pcm, n, FALSE, FALSE) < 0)
+        return EARSHOT_DECODER;
+    int in_speech = ps_get_in_speech(r->ps);
+    if (in_speech)
+        r->utt_started = 1;
+    if (!in_speech && r->utt_started)
+        return prestart_heard_speech(r) ? prestart_redo(r, cb, user) : prestart_drop(r);
+    if (r->pre_len >= PRE_CAP)
+        return prestart_redo(r, cb, user);
+    return EARSHOT_OK;
+}
+
+/* The stream ends during its opening: decoded in full if it held speech. */
+static int prestart_finish(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
+{
+    if (!r->prestart)
+        return EARSHOT_OK;
+    if (prestart_heard_speech(r))
+        return prestart_redo(r, cb, user);
+    r->prestart = 0;
+    r->utt_started = 0; /* the keyword search's words are not the customer's */
+    return EARSHOT_OK;
+}
+
 int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
                                 size_t n, earshot_utterance_fn cb, void *user)
 {
+    if (r->prestart)
+        return prestart_process(r, pcm, n, cb, user);
     if (ps_process_raw(r->ps, pcm, n, FALSE, FALSE) < 0)
         return EARSHOT_DECODER;
     int in_speech = ps_get_in_speech(r->ps);
@@ -539,14 +692,16 @@ int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
 int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
                                void *user)
 {
-    int rc;
+    int rc, pre = prestart_finish(r, cb, user);
+    if (pre != EARSHOT_OK && pre != EARSHOT_STOPPED)
+        return pre;
     if (r->utt_started) {
         rc = deliver(r, cb, user);
     } else {
         rc = ps_end_utt(r->ps) < 0 ? EARSHOT_DECODER : EARSHOT_OK;
     }
     int r2 = reset_stream(r);
-    return r2 != EARSHOT_OK ? r2 : rc;
+    return r2 != EARSHOT_OK ? r2 : rc != EARSHOT_OK ? rc : pre;
 }
 
 void earshot__recognizer_close(earshot__recognizer *r)
@@ -563,6 +718,8 @@ void earshot__recognizer_close(earshot__recognizer *r)
     free(r->text);
     free(r->joined);
     free(r->partial);
+    free(r->pre_pcm);
+    free(r->pre_blocks);
     free(r);
 }
 
@@ -625,7 +782,7 @@ const char *earshot__recognizer_partial(earshot__recognizer *r, double *start)
 {
     *start = 0;
     int32 score;
-    const char *hyp = r->utt_started ? ps_get_hyp(r->ps, &score) : NULL;
+    const char *hyp = r->utt_started && !r->prestart ? ps_get_hyp(r->ps, &score) : NULL;
     size_t need = (hyp ? strlen(hyp) : 0) + 1;
     if (!earshot__grow((void **)&r->partial, &r->partial_cap, need, 1))
         return NULL;
