@@ -5,6 +5,8 @@
  *   eval_intents [--grammar DIR] [--verbose] --wav DIR TSV  speech path:
  *       DIR/<id>.wav through the recogniser, then the same scoring, plus
  *       word error rate of the transcript against the row's text
+ *   --decoder OPTS  extra PocketSphinx options (earshot_config.decoder_options),
+ *       e.g. "-maxhmmpf 5000", to measure a search setting's WER
  *   --frontend off|on|agc  the audio front end (earshot_config.frontend:
  *       off, denoise, denoise + automatic gain); --noise-db N its
  *       attenuation (negative dB)
@@ -213,7 +215,7 @@ static int on_utt(const earshot_utterance *u, void *user)
 int main(int argc, char **argv)
 {
     const char *grammar = NULL, *wav = NULL, *tsv = NULL;
-    const char *suffix = "", *rows_out = NULL;
+    const char *suffix = "", *rows_out = NULL, *decoder = NULL;
     int verbose = 0;
     long speed = 0;
     double weight = -1, floor = -1, unclear = -1;
@@ -233,6 +235,8 @@ int main(int argc, char **argv)
             floor = atof(argv[++i]);
         else if (!strcmp(argv[i], "--unclear") && i + 1 < argc)
             unclear = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--decoder") && i + 1 < argc)
+            decoder = argv[++i];
         else if (!strcmp(argv[i], "--rows") && i + 1 < argc)
             rows_out = argv[++i];
         else if (!strcmp(argv[i], "--model-vocab") && i + 1 < argc) {
@@ -257,7 +261,7 @@ int main(int argc, char **argv)
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
                         "[--domain-weight W] [--model-vocab full|N] [--suffix S]\n"
-                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] TSV\n"
+                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] [--decoder OPTS] TSV\n"
                         "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
                         "  --rows: one line per row: id, want, got, intent confidence,\n"
                         "          mean word posterior, audio quality\n");
@@ -308,6 +312,7 @@ int main(int argc, char **argv)
     if (frontend >= 0)
         cfg.frontend = frontend;
     cfg.noise_suppress_db = noise_db;
+    cfg.decoder_options = decoder;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;

@@ -41,7 +41,7 @@ static const char *const main_usage =
 static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
     "                          [--model-vocab full|N]\n"
-    "                          [--frontend off|on|agc]\n"
+    "                          [--frontend off|on|agc] [--partial] [--decoder OPTS]\n"
     "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
     "                          [--retain-days N] [--show-unredacted]] [--verbose] FILE...\n"
     "\n"
@@ -64,6 +64,9 @@ static const char *const transcribe_usage =
     "                full: the whole model; default 40000\n"
     "  --frontend M  audio front end: off, on (noise suppression) or agc (noise\n"
     "                suppression + automatic gain); default off (README)\n"
+    "  --partial     also print the words heard so far while an utterance goes\n"
+    "                on, redacted: FILE partial START AT: text (JSON: \"partial\")\n"
+    "  --decoder OPTS extra PocketSphinx options, e.g. \"-maxhmmpf 5000\" (bench)\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
@@ -425,6 +428,23 @@ static const char *shown_text(const earshot_utterance *u, int redacted)
     return u->text_redacted ? u->text_redacted : "[NOT SHOWN]";
 }
 
+/* --partial: the words so far, already redacted by the library. */
+static int print_partial(const earshot_partial *p, void *user)
+{
+    transcribe_ctx *t = user;
+    progress_clear(t);
+    if (t->json) {
+        fputs("{\"file\":", stdout);
+        json_str(stdout, t->file);
+        printf(",\"partial\":true,\"start\":%.2f,\"at\":%.2f,\"text\":", p->start, p->at);
+        json_str(stdout, p->text);
+        puts("}");
+    } else {
+        printf("%s partial %.2f %.2f: %s\n", t->file, p->start, p->at, p->text);
+    }
+    return 0;
+}
+
 static int print_utterance(const earshot_utterance *u, void *user)
 {
     transcribe_ctx *t = user;
@@ -593,6 +613,13 @@ static int cmd_transcribe(int argc, char **argv)
             cfg.verbose = 1;
         } else if (!strcmp(a, "--no-analyze")) {
             cfg.analyze = 0;
+        } else if (!strcmp(a, "--partial")) {
+            cfg.on_partial = print_partial;
+            cfg.partial_user = &t;
+        } else if (!strcmp(a, "--decoder")) {
+            if (i + 1 >= argc)
+                return usage_error("transcribe ", "option '%s' needs PocketSphinx options", a);
+            cfg.decoder_options = argv[++i];
         } else if (!strcmp(a, "--frontend")) {
             if (i + 1 >= argc || (cfg.frontend = parse_frontend(argv[i + 1])) < 0)
                 return usage_error("transcribe ", "--frontend is off, on or agc%s", "");
@@ -1120,7 +1147,7 @@ static const char *const listen_usage =
     "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
     "                      [--model-vocab full|N]\n"
-    "                      [--frontend off|on|agc]\n"
+    "                      [--frontend off|on|agc] [--partial]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised,\n"
     "always redacted (\"call me on [PHONE]\"), with or without --db.\n"
@@ -1131,7 +1158,9 @@ static const char *const listen_usage =
     "starts storing; no, or no answer within --answer-timeout seconds (15),\n"
     "keeps nothing; \"forget me\" erases the session at any time.\n"
     "Ctrl-C finishes the utterance in flight, stores it if consented and exits;\n"
-    "a second Ctrl-C exits at once (the database stays consistent).\n";
+    "a second Ctrl-C exits at once (the database stays consistent).\n"
+    "--partial also prints the words heard so far while someone speaks,\n"
+    "redacted (\"partial AT: text\"; JSON: {\"partial\":...}).\n";
 
 static earshot_listener *listening;
 static volatile sig_atomic_t signals_seen;
@@ -1148,6 +1177,20 @@ typedef struct listen_ctx {
     int json;
     const char *say_cmd;
 } listen_ctx;
+
+static int listen_partial(const earshot_partial *p, void *user)
+{
+    listen_ctx *c = user;
+    if (c->json) {
+        printf("{\"partial\":");
+        json_str(stdout, p->text);
+        printf(",\"start\":%.2f,\"at\":%.2f}\n", p->start, p->at);
+    } else {
+        printf("partial %.2f: %s\n", p->at, p->text);
+    }
+    fflush(stdout);
+    return 0;
+}
 
 static void on_event(const earshot_event *ev, void *user)
 {
@@ -1246,6 +1289,9 @@ static int cmd_listen(int argc, char **argv)
         } else if (!strcmp(a, "--verbose")) {
             rcfg.verbose = 1;
             lcfg.quiet = 0;
+        } else if (!strcmp(a, "--partial")) {
+            rcfg.on_partial = listen_partial;
+            rcfg.partial_user = &ctx;
         } else if (a[0] == '-' && a[1] == '-' && i + 1 < argc &&
                    (!strcmp(a, "--device") || !strcmp(a, "--db") || !strcmp(a, "--channel") ||
                     !strcmp(a, "--consent") || !strcmp(a, "--say-cmd") ||

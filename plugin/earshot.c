@@ -7,6 +7,7 @@
 #include "intent.h"
 #include "quality.h"
 #include "kiosk_lm.h"
+#include "partial.h"
 #include "recognizer.h"
 #include "redact.h"
 
@@ -26,7 +27,7 @@ enum { BLOCK = 2048 };
 struct earshot {
     earshot_config cfg;
     /* Copies of the config's strings: the caller's may not outlive open. */
-    char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir;
+    char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir, *decoder_options;
     earshot__recognizer *rec;
     earshot__quality *quality; /* the audio-quality verdict's frame ring */
     earshot__frontend *frontend; /* NULL when cfg.frontend is OFF */
@@ -41,6 +42,13 @@ struct earshot {
     size_t block_len;
     uint64_t samples; /* fed since the stream began */
     uint32_t dither;  /* state of the zero-sample dither, reset per stream */
+    /* Partials (cfg.on_partial): the redactor they use (the matcher's, or
+     * partial_redactor loaded for them alone), the last text delivered in
+     * this utterance, and when the hypothesis was last looked at. */
+    const struct earshot__redactor *partial_rules;
+    struct earshot__redactor *partial_redactor;
+    char *partial_last;
+    uint64_t partial_looked;
     char model_id[17], grammar_id[17];
     char errmsg[1024];
 };
@@ -92,6 +100,10 @@ earshot_config earshot_config_default(void)
         .model_vocab = EARSHOT_MODEL_VOCAB_DEFAULT,
         .frontend = EARSHOT_FRONTEND_OFF,
         .noise_suppress_db = 0,
+        .on_partial = NULL,
+        .partial_user = NULL,
+        .partial_interval_ms = EARSHOT_DEFAULT_PARTIAL_MS,
+        .decoder_options = NULL,
     };
 }
 
@@ -200,6 +212,67 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
     return stop;
 }
 
+/* Partials need redaction rules (earshot_partial): the matcher's
+ * redactor, or with analyze off one loaded from the grammar folder. */
+static int open_partials(earshot *e)
+{
+    if (!e->cfg.on_partial)
+        return EARSHOT_OK;
+    if (e->cfg.partial_interval_ms < 0)
+        return set_error(e, EARSHOT_MISUSE, "earshot_open: partial_interval_ms must be >= 0");
+    e->partial_rules = e->redactor;
+    if (e->partial_rules)
+        return EARSHOT_OK;
+    const char *dir = e->grammar_dir ? e->grammar_dir : earshot_default_grammar_dir();
+    char why[900];
+    e->partial_redactor = earshot__redactor_open(dir, why, sizeof why);
+    if (!e->partial_redactor)
+        return set_error(e, EARSHOT_GRAMMAR,
+                         "partial hypotheses need redaction rules, and they did not load: %s",
+                         why);
+    e->partial_rules = e->partial_redactor;
+    return EARSHOT_OK;
+}
+
+/* After each block: while an utterance is under way, looks at the
+ * hypothesis every partial_interval_ms of audio and tells the app when
+ * its words changed, redacted. Chunk-size independent, as everything
+ * here runs per 2048-sample block. */
+static int partial_step(earshot *e)
+{
+    if (!e->cfg.on_partial)
+        return EARSHOT_OK;
+    if (!earshot__recognizer_in_speech(e->rec)) {
+        /* The utterance ended (or none began): the next one starts fresh. */
+        free(e->partial_last);
+        e->partial_last = NULL;
+        e->partial_looked = e->samples;
+        return EARSHOT_OK;
+    }
+    uint64_t every = (uint64_t)e->cfg.partial_interval_ms * EARSHOT_SAMPLE_RATE / 1000;
+    if (e->samples - e->partial_looked < every)
+        return EARSHOT_OK;
+    e->partial_looked = e->samples;
+    double start;
+    const char *hyp = earshot__recognizer_partial(e->rec, &start);
+    if (!hyp)
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    if (!hyp[0])
+        return EARSHOT_OK;
+    char *shown = earshot__partial_redact(e->partial_rules, hyp);
+    if (!shown)
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    if (e->partial_last && !strcmp(e->partial_last, shown)) {
+        free(shown);
+        return EARSHOT_OK;
+    }
+    free(e->partial_last);
+    e->partial_last = shown;
+    earshot_partial p = {.text = shown, .start = start,
+                         .at = (double)e->samples / EARSHOT_SAMPLE_RATE};
+    return e->cfg.on_partial(&p, e->cfg.partial_user) ? EARSHOT_STOPPED : EARSHOT_OK;
+}
+
 int earshot_open(earshot **out, const earshot_config *cfg)
 {
     if (!out)
@@ -214,8 +287,10 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     if (!dup_str(&e->model_dir, cfg->model_dir) || !dup_str(&e->hmm, cfg->hmm) ||
         !dup_str(&e->dict, cfg->dict) || !dup_str(&e->lm, cfg->lm))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
-    if (!dup_str(&e->grammar_dir, cfg->grammar_dir) || !dup_str(&e->cache_dir, cfg->cache_dir))
+    if (!dup_str(&e->grammar_dir, cfg->grammar_dir) || !dup_str(&e->cache_dir, cfg->cache_dir) ||
+        !dup_str(&e->decoder_options, cfg->decoder_options))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->cfg.decoder_options = e->decoder_options;
     e->cfg.model_dir = e->model_dir;
     e->cfg.hmm = e->hmm;
     e->cfg.dict = e->dict;
@@ -255,6 +330,9 @@ int earshot_open(earshot **out, const earshot_config *cfg)
                                     &domain_temp, e->errmsg, sizeof e->errmsg) != 0)
             return set_error(e, EARSHOT_GRAMMAR, "domain language model: %s", e->errmsg);
     }
+    rc = open_partials(e);
+    if (rc != EARSHOT_OK)
+        return rc;
     const char *dir = e->model_dir;
     if (!dir && !(e->hmm && e->dict && e->lm))
         dir = EARSHOT_DEFAULT_MODEL_DIR;
@@ -296,7 +374,7 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     if (rc == EARSHOT_OK)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
-                                      e->errmsg, sizeof e->errmsg);
+                                      e->decoder_options, e->errmsg, sizeof e->errmsg);
     if (domain_temp) {
         char bin[1200];
         snprintf(bin, sizeof bin, "%s.bin", domain);
@@ -341,6 +419,13 @@ static int run_block(earshot *e)
     earshot__quality_feed(e->quality, e->block, e->block_len);
     int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
     e->block_len = 0;
+    if (rc == EARSHOT_OK || rc == EARSHOT_STOPPED) {
+        int pr = partial_step(e);
+        if (pr == EARSHOT_NOMEM)
+            return pr;
+        if (pr == EARSHOT_STOPPED)
+            rc = pr;
+    }
     if (rc == EARSHOT_DECODER)
         return set_error(e, rc, "the decoder failed on the audio near %.2f s",
                          (double)e->samples / EARSHOT_SAMPLE_RATE);
@@ -391,6 +476,9 @@ int earshot_flush(earshot *e)
         return rc;
     int r = earshot__recognizer_finish(e->rec, analyze_utterance, e);
     e->samples = 0;
+    free(e->partial_last);
+    e->partial_last = NULL;
+    e->partial_looked = 0;
     e->dither = 0;
     earshot__quality_reset(e->quality);
     if (e->frontend && earshot__frontend_reset(e->frontend) != 0)
@@ -440,6 +528,9 @@ void earshot_close(earshot *e)
     earshot__frontend_free(e->frontend);
     earshot__matcher_free(e->matcher);
     earshot__redactor_close(e->redactor);
+    earshot__redactor_close(e->partial_redactor);
+    free(e->partial_last);
+    free(e->decoder_options);
     earshot__grammar_free(e->grammar);
     free(e->conf);
     free(e->grammar_dir);

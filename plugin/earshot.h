@@ -202,6 +202,27 @@ typedef struct earshot_utterance {
  * EARSHOT_STOPPED. */
 typedef int (*earshot_utterance_fn)(const earshot_utterance *u, void *user);
 
+/* The words heard so far in the utterance under way, for an app to show
+ * while the customer speaks. The text is always redacted with the grammar
+ * folder's redact.rules, as stored text is, and more cautiously still:
+ * when the words so far would become personal data if the customer went
+ * on ("my phone number is seven seven ..."), the tail is already shown as
+ * its tag ("my phone number is [PHONE]"). A partial that ends in a number
+ * word therefore shows [NUMBER] for it until the customer goes on
+ * ("i'd give it a [NUMBER]" before "i'd give it a nine out of ten"). The
+ * final utterance (on_utterance) may differ from the last partial: its
+ * words come from the decoder's second pass. */
+typedef struct earshot_partial {
+    const char *text; /* redacted; words joined by single spaces, lower case */
+    double start;     /* seconds from the start of the stream: the utterance began */
+    double at;        /* seconds of audio fed when the hypothesis was taken */
+} earshot_partial;
+
+/* Called from inside earshot_feed(), at most every cfg.partial_interval_ms
+ * of audio and only when the words changed. Valid during the call only.
+ * Non-zero makes the feeding call return EARSHOT_STOPPED. */
+typedef int (*earshot_partial_fn)(const earshot_partial *p, void *user);
+
 /* Log levels passed to earshot_log_fn. */
 enum { EARSHOT_LOG_ERROR = 0, EARSHOT_LOG_WARN = 1, EARSHOT_LOG_INFO = 2 };
 typedef void (*earshot_log_fn)(int level, const char *msg, void *user);
@@ -279,7 +300,30 @@ typedef struct earshot_config {
     int frontend;
     /* Noise attenuation of the front end in dB, negative; 0: -15. */
     int noise_suppress_db;
+
+    /* Partial hypotheses (earshot_partial). NULL (the default): none, and
+     * no cost. Setting it needs redaction rules: the grammar folder's
+     * redact.rules (cfg.grammar_dir, or the default folder when analyze is
+     * 0) must load, or earshot_open() fails with EARSHOT_GRAMMAR, so a
+     * partial can never show text unredacted. */
+    earshot_partial_fn on_partial;
+    void *partial_user;
+    /* Audio between two looks at the hypothesis, in milliseconds; the
+     * decoder is asked every 2048-sample block (128 ms) at most, so the
+     * interval is rounded up to whole blocks. Default
+     * EARSHOT_DEFAULT_PARTIAL_MS (300: three looks a second, each costing
+     * a backtrace of the first pass, well under 1 % of the CPU). */
+    int partial_interval_ms;
+
+    /* Extra PocketSphinx decoder options, as on its command line
+     * ("-maxhmmpf 5000 -fwdflat no"), for measuring on a bench. NULL or
+     * "": the library's own settings. An unknown option or a bad value
+     * fails earshot_open() with EARSHOT_MODEL; -hmm, -dict and -lm are
+     * the model's and cannot be set here. */
+    const char *decoder_options;
 } earshot_config;
+
+#define EARSHOT_DEFAULT_PARTIAL_MS 300
 
 #define EARSHOT_MODEL_VOCAB_FULL 0
 #define EARSHOT_MODEL_VOCAB_DEFAULT 40000

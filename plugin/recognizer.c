@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,21 @@ struct earshot__recognizer {
     size_t text_cap;
     char *joined; /* the words joined by spaces */
     size_t joined_cap;
+    char *partial; /* the hypothesis under way (earshot__recognizer_partial) */
+    size_t partial_cap;
+    /* The stream's opening (see prestart_begin): 1 while its audio goes to
+     * the cheap search and is kept here, with the size of each block. */
+    int prestart, pre_ok, pre_off;
+    int16_t *pre_pcm;
+    size_t pre_len, pre_cap;
+    size_t *pre_blocks, n_pre_blocks, pre_blocks_cap;
 };
+
+static int prestart_begin(earshot__recognizer *r);
+static void prestart_open(earshot__recognizer *r);
+static int prestart_process(earshot__recognizer *r, const int16_t *pcm, size_t n,
+                            earshot_utterance_fn cb, void *user);
+static int prestart_finish(earshot__recognizer *r, earshot_utterance_fn cb, void *user);
 
 static int is_dir(const char *p)
 {
@@ -291,7 +306,7 @@ static int reset_stream(earshot__recognizer *r)
     r->utt_started = 0;
     if (ps_start_stream(r->ps) < 0 || start_utterance(r) < 0)
         return EARSHOT_DECODER;
-    return EARSHOT_OK;
+    return prestart_begin(r);
 }
 
 /* Makes lm the decoder's one search, taking over the caller's reference
@@ -361,10 +376,96 @@ static int use_lm(earshot__recognizer *r, const char *lm_path, const char *arpa,
     return start_search(r, set, "the domain language model", err, errlen);
 }
 
+/* Why sphinxbase would refuse v for an option of this type, or NULL. */
+static const char *bad_value(int type, const char *v)
+{
+    char *end;
+    if (type & ARG_INTEGER) {
+        errno = 0;
+        (void)strtol(v, &end, 10);
+        return end == v || *end || errno ? "not a whole number" : NULL;
+    }
+    if (type & ARG_FLOATING) {
+        errno = 0;
+        (void)strtod(v, &end);
+        return end == v || *end || errno ? "not a number" : NULL;
+    }
+    if (type & ARG_BOOLEAN)
+        return strcmp(v, "yes") && strcmp(v, "no") && strcmp(v, "true") && strcmp(v, "false")
+                   ? "not yes or no"
+                   : NULL;
+    return NULL;
+}
+
+/* The decoder's configuration: the model's files plus the caller's
+ * extra options (earshot_config.decoder_options), parsed by sphinxbase
+ * itself so that every PocketSphinx option and its type is known without
+ * a list of ours. NULL with the reason in err. */
+static cmd_ln_t *decoder_config(const earshot__model_paths *p, const char *options, char *err,
+                                size_t errlen)
+{
+    enum { MAX_ARGS = 64 };
+    char *copy = strdup(options ? options : "");
+    char *argv[MAX_ARGS + 4];
+    int argc = 0;
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    argv[argc++] = "-hmm";
+    argv[argc++] = (char *)p->hmm;
+    argv[argc++] = "-dict";
+    argv[argc++] = (char *)p->dict;
+    for (char *save = NULL, *t = strtok_r(copy, " \t\n", &save); t;
+         t = strtok_r(NULL, " \t\n", &save)) {
+        if (argc >= MAX_ARGS) {
+            snprintf(err, errlen, "decoder options: more than %d words", MAX_ARGS - 4);
+            free(copy);
+            return NULL;
+        }
+        if (argc % 2 == 0 && (!strcmp(t, "-hmm") || !strcmp(t, "-dict") || !strcmp(t, "-lm"))) {
+            snprintf(err, errlen, "decoder options: %s is the model's, not an option", t);
+            free(copy);
+            return NULL;
+        }
+        if (argc % 2 == 0 && t[0] != '-') {
+            snprintf(err, errlen, "decoder options: '%s' is not an option (options start with -)", t);
+            free(copy);
+            return NULL;
+        }
+        argv[argc++] = t;
+    }
+    if (argc % 2) {
+        snprintf(err, errlen, "decoder options: %s has no value", argv[argc - 1]);
+        free(copy);
+        return NULL;
+    }
+    /* Names and values are checked here: sphinxbase prints its whole
+     * option table to stderr for an unknown name or a bad value. */
+    for (int i = 4; i < argc; i += 2) {
+        const arg_t *a = ps_args();
+        while (a->name && strcmp(a->name, argv[i]))
+            a++;
+        const char *why = !a->name ? "PocketSphinx has no such option"
+                                   : bad_value(a->type, argv[i + 1]);
+        if (why) {
+            snprintf(err, errlen, "decoder options: %s %s: %s", argv[i], argv[i + 1], why);
+            free(copy);
+            return NULL;
+        }
+    }
+    cmd_ln_t *c = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
+    if (!c)
+        snprintf(err, errlen, "decoder options: PocketSphinx refused a value in '%s'",
+                 options ? options : "");
+    free(copy);
+    return c;
+}
+
 int earshot__recognizer_open(earshot__recognizer **out,
                              const earshot__model_paths *p, int verbose,
                              const char *domain_arpa, double domain_weight,
-                             char *err, size_t errlen)
+                             const char *decoder_options, char *err, size_t errlen)
 {
     *out = NULL;
     earshot__recognizer *r = calloc(1, sizeof *r);
@@ -375,9 +476,8 @@ int earshot__recognizer_open(earshot__recognizer **out,
     /* PocketSphinx 5prealpha logs through one process-wide stream; it must
      * be set before cmd_ln_init or the whole configuration is printed. */
     err_set_logfp(verbose ? stderr : NULL);
-    r->config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", p->hmm, "-dict", p->dict, NULL);
+    r->config = decoder_config(p, decoder_options, err, errlen);
     if (!r->config) {
-        snprintf(err, errlen, "cannot configure the decoder with model %s", p->hmm);
         free(r);
         return EARSHOT_MODEL;
     }
@@ -398,6 +498,7 @@ int earshot__recognizer_open(earshot__recognizer **out,
         earshot__recognizer_close(r);
         return rc;
     }
+    prestart_open(r);
     r->frate = cmd_ln_int32_r(r->config, "-frate");
     if (r->frate <= 0)
         r->frate = 100;
@@ -503,9 +604,148 @@ static int deliver(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
     return cb && cb(&u, user) ? EARSHOT_STOPPED : EARSHOT_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* The stream's opening: room noise is not searched                     */
+/*
+ * PocketSphinx 5prealpha's voice-activity detector starts each stream
+ * with its noise estimate taken from the first frame alone, so it calls
+ * the first ~0.9 s of a room's noise speech, and the search runs over
+ * that noise at 1.5-4 times the cost of speech (flat acoustic scores keep
+ * many more paths inside the beam), often ending in a word made of noise
+ * ("if"). Speech may also start at the very first sample (a file), so the
+ * opening cannot simply be skipped. Instead, until the detector ends its
+ * first stretch of "speech" (or PRE_CAP of audio has passed), the audio
+ * goes to a nearly free keyword search and is kept. If that stretch was
+ * flat room noise (the level of its frames varies by less than
+ * PRE_SPEECH_DB), it is dropped there, exactly where the full search
+ * would have ended it. Otherwise the stream restarts and the kept blocks
+ * are decoded again by the full search, so the result is what it was
+ * without any of this, at the price of a second feature pass over at most
+ * PRE_CAP of audio. The keyword search sees the same frames, so the
+ * detector, the cepstral mean and the times after a dropped opening are
+ * those of a full search too.
+ */
+enum { PRE_CAP = 12 * 2048 }; /* 1.54 s: the detector's false start is ~0.9 s */
+#define PRE_SPEECH_DB 15.0
+
+/* Adds the cheap search. Without it (no "the" in a caller's dictionary)
+ * every stream is searched in full from its first frame, as before. */
+static void prestart_open(earshot__recognizer *r)
+{
+    r->pre_ok = ps_set_keyphrase(r->ps, "earshot_pre", "the") == 0;
+}
+
+/* Called once a stream's first utterance has begun (reset_stream). */
+static int prestart_begin(earshot__recognizer *r)
+{
+    r->prestart = 0;
+    r->pre_len = 0;
+    r->n_pre_blocks = 0;
+    if (!r->pre_ok || r->pre_off)
+        return EARSHOT_OK;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot_pre") < 0 ||
+        ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    r->prestart = 1;
+    return EARSHOT_OK;
+}
+
+/* Whether the kept audio holds anything but a steady noise: the loudest
+ * and the quietest 16 ms frame differ by PRE_SPEECH_DB or more. */
+static int prestart_heard_speech(const earshot__recognizer *r)
+{
+    double lo = 1e30, hi = 0;
+    for (size_t i = 0; i + 256 <= r->pre_len; i += 256) {
+        double e = 0;
+        for (size_t k = 0; k < 256; k++)
+            e += (double)r->pre_pcm[i + k] * r->pre_pcm[i + k];
+        e = e / 256 + 1;
+        if (e < lo)
+            lo = e;
+        if (e > hi)
+            hi = e;
+    }
+    return hi > 0 && lo < 1e30 && 10 * log10(hi / lo) >= PRE_SPEECH_DB;
+}
+
+/* Back to the full search, from the start of the stream: the kept blocks
+ * are decoded again, block for block as they came. */
+static int prestart_redo(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
+{
+    r->prestart = 0;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot") < 0)
+        return EARSHOT_DECODER;
+    /* Taken over: reset_stream() starts a new opening's buffers. */
+    int16_t *pcm = r->pre_pcm;
+    size_t *blocks = r->pre_blocks, nb = r->n_pre_blocks;
+    r->pre_pcm = NULL, r->pre_cap = 0, r->pre_blocks = NULL, r->pre_blocks_cap = 0;
+    r->pre_off = 1;
+    int rc = reset_stream(r);
+    r->pre_off = 0;
+    size_t off = 0;
+    for (size_t b = 0; rc != EARSHOT_DECODER && rc != EARSHOT_NOMEM && b < nb; b++) {
+        int x = earshot__recognizer_process(r, pcm + off, blocks[b], cb, user);
+        if (x != EARSHOT_OK)
+            rc = x;
+        off += blocks[b];
+    }
+    free(pcm);
+    free(blocks);
+    return rc;
+}
+
+/* Dropped unsearched: the opening was room noise. */
+static int prestart_drop(earshot__recognizer *r)
+{
+    r->prestart = 0;
+    r->utt_started = 0;
+    r->pre_len = 0;
+    r->n_pre_blocks = 0;
+    if (ps_end_utt(r->ps) < 0 || ps_set_search(r->ps, "earshot") < 0 ||
+        ps_start_utt(r->ps) < 0)
+        return EARSHOT_DECODER;
+    return EARSHOT_OK;
+}
+
+static int prestart_process(earshot__recognizer *r, const int16_t *pcm, size_t n,
+                            earshot_utterance_fn cb, void *user)
+{
+    if (!earshot__grow((void **)&r->pre_pcm, &r->pre_cap, r->pre_len + n, sizeof *pcm) ||
+        !earshot__grow((void **)&r->pre_blocks, &r->pre_blocks_cap, r->n_pre_blocks + 1,
+                       sizeof *r->pre_blocks))
+        return EARSHOT_NOMEM;
+    memcpy(r->pre_pcm + r->pre_len, pcm, n * sizeof *pcm);
+    r->pre_len += n;
+    r->pre_blocks[r->n_pre_blocks++] = n;
+    if (ps_process_raw(r->ps, pcm, n, FALSE, FALSE) < 0)
+        return EARSHOT_DECODER;
+    int in_speech = ps_get_in_speech(r->ps);
+    if (in_speech)
+        r->utt_started = 1;
+    if (!in_speech && r->utt_started)
+        return prestart_heard_speech(r) ? prestart_redo(r, cb, user) : prestart_drop(r);
+    if (r->pre_len >= PRE_CAP)
+        return prestart_redo(r, cb, user);
+    return EARSHOT_OK;
+}
+
+/* The stream ends during its opening: decoded in full if it held speech. */
+static int prestart_finish(earshot__recognizer *r, earshot_utterance_fn cb, void *user)
+{
+    if (!r->prestart)
+        return EARSHOT_OK;
+    if (prestart_heard_speech(r))
+        return prestart_redo(r, cb, user);
+    r->prestart = 0;
+    r->utt_started = 0; /* the keyword search's words are not the customer's */
+    return EARSHOT_OK;
+}
+
 int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
                                 size_t n, earshot_utterance_fn cb, void *user)
 {
+    if (r->prestart)
+        return prestart_process(r, pcm, n, cb, user);
     if (ps_process_raw(r->ps, pcm, n, FALSE, FALSE) < 0)
         return EARSHOT_DECODER;
     int in_speech = ps_get_in_speech(r->ps);
@@ -524,14 +764,16 @@ int earshot__recognizer_process(earshot__recognizer *r, const int16_t *pcm,
 int earshot__recognizer_finish(earshot__recognizer *r, earshot_utterance_fn cb,
                                void *user)
 {
-    int rc;
+    int rc, pre = prestart_finish(r, cb, user);
+    if (pre != EARSHOT_OK && pre != EARSHOT_STOPPED)
+        return pre;
     if (r->utt_started) {
         rc = deliver(r, cb, user);
     } else {
         rc = ps_end_utt(r->ps) < 0 ? EARSHOT_DECODER : EARSHOT_OK;
     }
     int r2 = reset_stream(r);
-    return r2 != EARSHOT_OK ? r2 : rc;
+    return r2 != EARSHOT_OK ? r2 : rc != EARSHOT_OK ? rc : pre;
 }
 
 void earshot__recognizer_close(earshot__recognizer *r)
@@ -549,6 +791,9 @@ void earshot__recognizer_close(earshot__recognizer *r)
     free(r->words);
     free(r->text);
     free(r->joined);
+    free(r->partial);
+    free(r->pre_pcm);
+    free(r->pre_blocks);
     free(r);
 }
 
@@ -601,4 +846,48 @@ uint64_t earshot__model_hash(const earshot__model_paths *p)
 int earshot__recognizer_in_speech(const earshot__recognizer *r)
 {
     return r->utt_started;
+}
+
+/* The first pass's best path so far, as words: ps_get_hyp() in the middle
+ * of an utterance backtraces the forward search (no second pass), which is
+ * cheap. Fillers and pronunciation variants are dropped as in deliver().
+ * "" when nothing is heard yet; the string belongs to r. */
+const char *earshot__recognizer_partial(earshot__recognizer *r, double *start)
+{
+    *start = 0;
+    int32 score;
+    const char *hyp = r->utt_started && !r->prestart ? ps_get_hyp(r->ps, &score) : NULL;
+    size_t need = (hyp ? strlen(hyp) : 0) + 1;
+    if (!earshot__grow((void **)&r->partial, &r->partial_cap, need, 1))
+        return NULL;
+    size_t j = 0;
+    for (const char *w = hyp; w && *w;) {
+        w += strspn(w, " ");
+        size_t len = strcspn(w, " ");
+        if (!len)
+            break;
+        if (!is_filler(w)) {
+            size_t base = strcspn(w, "(");
+            if (base > len)
+                base = len;
+            if (j)
+                r->partial[j++] = ' ';
+            memcpy(r->partial + j, w, base);
+            j += base;
+        }
+        w += len;
+    }
+    r->partial[j] = '\0';
+    if (j) {
+        for (ps_seg_t *s = ps_seg_iter(r->ps); s; s = ps_seg_next(s)) {
+            if (!is_filler(ps_seg_word(s))) {
+                int sf, ef;
+                ps_seg_frames(s, &sf, &ef);
+                *start = (double)sf / r->frate;
+                ps_seg_free(s);
+                break;
+            }
+        }
+    }
+    return r->partial;
 }

@@ -26,7 +26,7 @@ int earshot__model_resolve(earshot__model_paths *p, const char *dir,
 int earshot__recognizer_open(earshot__recognizer **out,
                              const earshot__model_paths *p, int verbose,
                              const char *domain_arpa, double domain_weight,
-                             char *err, size_t errlen);
+                             const char *decoder_options, char *err, size_t errlen);
 
 /* Decodes n samples. Each time voice activity ends an utterance, cb is
  * called with it. Returns EARSHOT_OK, EARSHOT_STOPPED when cb returned
@@ -43,6 +43,11 @@ void earshot__recognizer_close(earshot__recognizer *r);
 
 /* Non-zero while an utterance is under way (speech heard, not yet ended). */
 int earshot__recognizer_in_speech(const earshot__recognizer *r);
+
+/* The words of the utterance under way so far (first pass only), and in
+ * *start where they began; "" before any word, NULL when memory runs out.
+ * Valid until the next call on r. */
+const char *earshot__recognizer_partial(earshot__recognizer *r, double *start);
 
 /* A hash of the bytes of every model file, for provenance. */
 uint64_t earshot__model_hash(const earshot__model_paths *p);

@@ -4,6 +4,8 @@
  *
  * Needs EARSHOT_TESTDATA (made by tests/make_data.sh; make test sets it). */
 #include "earshot.h"
+#include "partial.h"
+#include "redact.h"
 #include "wer.h"
 
 #include <setjmp.h>
@@ -339,6 +341,277 @@ static void test_chunk_size_independence(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Partial hypotheses                                                   */
+
+typedef struct partials {
+    struct {
+        char text[512];
+        double start, at;
+        size_t utt; /* index of the final utterance it preceded */
+    } p[256];
+    size_t n;
+    result finals;
+} partials;
+
+static int collect_partial(const earshot_partial *p, void *user)
+{
+    partials *ps = user;
+    if (ps->n < sizeof ps->p / sizeof *ps->p) {
+        snprintf(ps->p[ps->n].text, sizeof ps->p[ps->n].text, "%s", p->text);
+        ps->p[ps->n].start = p->start;
+        ps->p[ps->n].at = p->at;
+        ps->p[ps->n].utt = ps->finals.n;
+        ps->n++;
+    }
+    return 0;
+}
+
+/* Decodes path with partials on, in chunks of chunk samples. */
+static void decode_partials(const char *path, size_t chunk, int interval_ms, partials *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    earshot_config cfg = earshot_config_default();
+    cfg.on_utterance = collect;
+    cfg.utterance_user = &ps->finals;
+    cfg.on_partial = collect_partial;
+    cfg.partial_user = ps;
+    if (interval_ms >= 0)
+        cfg.partial_interval_ms = interval_ms;
+    earshot *e = NULL;
+    assert_int_equal(earshot_open(&e, &cfg), EARSHOT_OK);
+    earshot_audio *a = NULL;
+    assert_int_equal(earshot_audio_open_file(&a, path), EARSHOT_OK);
+    int16_t *buf = malloc(chunk * sizeof *buf);
+    assert_non_null(buf);
+    long n;
+    while ((n = earshot_audio_read(a, buf, chunk)) > 0)
+        assert_int_equal(earshot_feed(e, buf, (size_t)n), EARSHOT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(earshot_flush(e), EARSHOT_OK);
+    free(buf);
+    earshot_audio_close(a);
+    earshot_close(e);
+}
+
+/* Words of a in b, in order (longest common subsequence of words). */
+static size_t common_words(const char *a, const char *b)
+{
+    char wa[64][64], wb[64][64];
+    size_t na = 0, nb = 0;
+    for (const char *s = a; *s && na < 64;) {
+        size_t len = strcspn(s, " ");
+        snprintf(wa[na++], 64, "%.*s", (int)len, s);
+        s += len + (s[len] == ' ');
+    }
+    for (const char *s = b; *s && nb < 64;) {
+        size_t len = strcspn(s, " ");
+        snprintf(wb[nb++], 64, "%.*s", (int)len, s);
+        s += len + (s[len] == ' ');
+    }
+    static size_t t[65][65];
+    for (size_t i = 0; i <= na; i++)
+        for (size_t j = 0; j <= nb; j++)
+            t[i][j] = !i || !j                      ? 0
+                      : !strcmp(wa[i - 1], wb[j - 1]) ? t[i - 1][j - 1] + 1
+                      : t[i - 1][j] > t[i][j - 1]   ? t[i - 1][j]
+                                                    : t[i][j - 1];
+    return t[na][nb];
+}
+
+static size_t count_words(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s += strcspn(s, " "), s += *s == ' ')
+        n++;
+    return n;
+}
+
+/* Four sentences (multi.wav): partials arrive while each is spoken, at
+ * most every 300 ms of audio and only when the words changed; the last
+ * one before each final has most of the final's words; and asking for
+ * them changes nothing in the final utterances, whatever the chunk size. */
+static void test_partials_while_speaking(void **state)
+{
+    static partials ref, ps;
+    decode(testdata("multi.wav"), 0);
+    result plain = fx.r;
+    decode_partials(testdata("multi.wav"), 4096, -1, &ref);
+    assert_int_equal(ref.finals.n, plain.n);
+    for (size_t i = 0; i < plain.n; i++)
+        assert_string_equal(ref.finals.u[i].text, plain.u[i].text);
+    size_t per_utt[64] = {0}, common = 0, final_words = 0;
+    for (size_t k = 0; k < ref.n; k++) {
+        printf("  partial %5.2f (utterance %zu from %.2f): %s\n", ref.p[k].at, ref.p[k].utt,
+               ref.p[k].start, ref.p[k].text);
+        assert_true(ref.p[k].utt < ref.finals.n);
+        assert_true(ref.p[k].text[0]);
+        assert_true(ref.p[k].at >= ref.p[k].start);
+        per_utt[ref.p[k].utt]++;
+        if (k && ref.p[k - 1].utt == ref.p[k].utt) {
+            assert_true(ref.p[k].at - ref.p[k - 1].at >= 0.3);
+            assert_string_not_equal(ref.p[k].text, ref.p[k - 1].text);
+        }
+        if (k + 1 == ref.n || ref.p[k + 1].utt != ref.p[k].utt) {
+            const char *fin = ref.finals.u[ref.p[k].utt].text;
+            common += common_words(ref.p[k].text, fin);
+            final_words += count_words(fin);
+        }
+    }
+    /* The three sentences after the cold start: several partials each. */
+    for (size_t i = 1; i < ref.finals.n; i++)
+        assert_true(per_utt[i] >= 3);
+    printf("  last partials hold %zu of the finals' %zu words\n", common, final_words);
+    assert_true(common * 10 >= final_words * 6);
+    const size_t chunks[] = {1, 160, 4097};
+    for (size_t c = 0; c < 3; c++) {
+        decode_partials(testdata("multi.wav"), chunks[c], -1, &ps);
+        assert_int_equal(ps.finals.n, plain.n);
+        for (size_t i = 0; i < plain.n; i++) {
+            assert_string_equal(ps.finals.u[i].text, plain.u[i].text);
+            assert_true(ps.finals.u[i].start == plain.u[i].start);
+            assert_true(ps.finals.u[i].end == plain.u[i].end);
+        }
+        assert_int_equal(ps.n, ref.n);
+        for (size_t k = 0; k < ref.n; k++) {
+            assert_string_equal(ps.p[k].text, ref.p[k].text);
+            assert_true(ps.p[k].at == ref.p[k].at);
+        }
+    }
+}
+
+/* The interval is the app's: a second apart gives fewer, spaced partials;
+ * 0 looks after every 2048-sample block. A negative one is refused. */
+static void test_partial_interval(void **state)
+{
+    static partials every, slow;
+    decode_partials(testdata("multi.wav"), 4096, 0, &every);
+    decode_partials(testdata("multi.wav"), 4096, 1000, &slow);
+    printf("  interval 0: %zu partials, 1000 ms: %zu\n", every.n, slow.n);
+    assert_true(slow.n >= 4);
+    assert_true(every.n > slow.n);
+    for (size_t k = 1; k < slow.n; k++)
+        if (slow.p[k].utt == slow.p[k - 1].utt)
+            assert_true(slow.p[k].at - slow.p[k - 1].at >= 1.0);
+    earshot_config cfg = earshot_config_default();
+    cfg.on_partial = collect_partial;
+    cfg.partial_interval_ms = -1;
+    earshot *e = NULL;
+    assert_int_equal(earshot_open(&e, &cfg), EARSHOT_MISUSE);
+    assert_non_null(strstr(earshot_errmsg(e), "partial_interval_ms"));
+    earshot_close(e);
+}
+
+/* A partial never shows what the final utterance's redaction would hide,
+ * nor the beginning of it: a number still being read out, an e-mail
+ * address without its domain yet, digits after a misheard cue. */
+static void test_partial_redaction(void **state)
+{
+    char err[512];
+    earshot__redactor *r = earshot__redactor_open(EARSHOT_SOURCE_GRAMMAR_DIR, err, sizeof err);
+    assert_non_null(r);
+    static const char *const cases[][2] = {
+        {"my phone number is seven seven", "my phone number is [PHONE]"},
+        {"my phone number is oh seven seven double oh nine double oh one two three",
+         "my phone number is [PHONE]"},
+        {"four five three nine", "[NUMBER]"},
+        {"my card is four five three nine and one four", "my card is [CARD] and [NUMBER]"},
+        {"john dot smith at example", "[EMAIL]"},
+        {"my name is john", "my name is [NAME]"},
+        /* the first pass's "my phone number is a seven seven double ..." */
+        {"nine fell number is a seven seven double in", "nine fell number is [NUMBER] in"},
+        {"the checkout queue was far too long today", "the checkout queue was far too long today"},
+        {"what time do you open on sunday", "what time do you open on sunday"},
+        {"i would give you a nine out of", "i would give you a nine out of"},
+        /* a number at the end may be the start of one: held back */
+        {"i would give you a nine", "i would give you a [NUMBER]"},
+        {"i would give you a nine out of ten", "i would give you a nine out of [NUMBER]"},
+        {"two for one", "[NUMBER]"},
+        {"i want to", "i want to"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *got = earshot__partial_redact(r, cases[i][0]);
+        assert_non_null(got);
+        printf("  %s -> %s\n", cases[i][0], got);
+        assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+    earshot__redactor_close(r);
+
+    /* Through the library: the spoken phone number's digits never reach
+     * the app in a partial. */
+    static partials ps;
+    decode_partials(testdata("consent-yes.wav"), 4096, -1, &ps);
+    size_t tagged = 0;
+    for (size_t k = 0; k < ps.n; k++) {
+        assert_null(strstr(ps.p[k].text, "seven seven"));
+        assert_null(strstr(ps.p[k].text, "one two three"));
+        tagged += strstr(ps.p[k].text, "[") != NULL;
+    }
+    assert_true(tagged >= 1);
+
+    /* Without redaction rules there are no partials at all. */
+    earshot_config cfg = earshot_config_default();
+    cfg.analyze = 0;
+    cfg.grammar_dir = "/nonexistent/grammar";
+    cfg.on_partial = collect_partial;
+    earshot *e = NULL;
+    assert_int_equal(earshot_open(&e, &cfg), EARSHOT_GRAMMAR);
+    assert_non_null(strstr(earshot_errmsg(e), "redaction rules"));
+    earshot_close(e);
+}
+
+/* Decoder options reach PocketSphinx; a wrong one is a clear error. */
+static void test_decoder_options(void **state)
+{
+    static const char *const bad[][2] = {
+        {"-nosuchoption 3", "-nosuchoption 3: PocketSphinx has no such option"},
+        {"-maxhmmpf", "has no value"},
+        {"maxhmmpf 5000", "not an option"},
+        {"-lm /tmp/x.lm", "the model's"},
+        {"-maxhmmpf lots", "not a whole number"},
+        {"-fwdflat maybe", "not yes or no"},
+        {"-beam 1e-x", "not a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        earshot_config cfg = earshot_config_default();
+        cfg.analyze = 0;
+        cfg.decoder_options = bad[i][0];
+        earshot *e = NULL;
+        assert_int_equal(earshot_open(&e, &cfg), EARSHOT_MODEL);
+        printf("  '%s': %s\n", bad[i][0], earshot_errmsg(e));
+        assert_non_null(strstr(earshot_errmsg(e), bad[i][1]));
+        earshot_close(e);
+    }
+    /* A starved search hears less than the default one. */
+    result r[2];
+    const char *opts[2] = {NULL, "-maxhmmpf 30 -maxwpf 1"};
+    for (int k = 0; k < 2; k++) {
+        memset(&r[k], 0, sizeof r[k]);
+        earshot_config cfg = earshot_config_default();
+        cfg.analyze = 0;
+        cfg.decoder_options = opts[k];
+        cfg.on_utterance = collect;
+        cfg.utterance_user = &r[k];
+        earshot *e = NULL;
+        assert_int_equal(earshot_open(&e, &cfg), EARSHOT_OK);
+        earshot_audio *a = NULL;
+        assert_int_equal(earshot_audio_open_file(&a, testdata("multi.wav")), EARSHOT_OK);
+        int16_t buf[4096];
+        long n;
+        while ((n = earshot_audio_read(a, buf, 4096)) > 0)
+            earshot_feed(e, buf, (size_t)n);
+        earshot_flush(e);
+        earshot_audio_close(a);
+        earshot_close(e);
+    }
+    char t0[4096], t1[4096];
+    joined_text(&r[0], t0, sizeof t0);
+    joined_text(&r[1], t1, sizeof t1);
+    printf("  default: %s\n  starved: %s\n", t0, t1);
+    assert_string_not_equal(t0, t1);
+}
+
 static int stop_after_first(const earshot_utterance *u, void *user)
 {
     ++*(int *)user;
@@ -409,6 +682,10 @@ int main(void)
         cmocka_unit_test(test_multi_sentence_segmentation),
         cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_chunk_size_independence),
+        cmocka_unit_test(test_partials_while_speaking),
+        cmocka_unit_test(test_partial_interval),
+        cmocka_unit_test(test_partial_redaction),
+        cmocka_unit_test(test_decoder_options),
         cmocka_unit_test(test_callback_stop),
         cmocka_unit_test(test_bad_model_folder),
         cmocka_unit_test(test_errors_and_version),
