@@ -213,10 +213,10 @@ static int on_utt(const earshot_utterance *u, void *user)
 int main(int argc, char **argv)
 {
     const char *grammar = NULL, *wav = NULL, *tsv = NULL;
-    const char *suffix = "", *rows_out = NULL;
+    const char *suffix = "", *rows_out = NULL, *mllr = NULL, *pron = NULL;
     int verbose = 0;
     long speed = 0;
-    double weight = -1, floor = -1, unclear = -1;
+    double weight = -1, floor = -1, unclear = -1, band_fill = -1;
     int vocab = -1, frontend = -1, noise_db = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
@@ -249,6 +249,12 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--noise-db") && i + 1 < argc)
             noise_db = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--band-fill") && i + 1 < argc)
+            band_fill = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--mllr") && i + 1 < argc)
+            mllr = argv[++i];
+        else if (!strcmp(argv[i], "--pronunciations") && i + 1 < argc)
+            pron = argv[++i];
         else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
@@ -257,7 +263,10 @@ int main(int argc, char **argv)
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
                         "[--domain-weight W] [--model-vocab full|N] [--suffix S]\n"
-                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] TSV\n"
+                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] [--mllr FILE]\n"
+                        "       [--pronunciations FILE|''] [--band-fill RMS] TSV\n"
+                        "  --mllr FILE: an MLLR transform (earshot adapt); --pronunciations: the\n"
+                        "      addendum (default: the grammar folder's; '' for none)\n"
                         "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
                         "  --rows: one line per row: id, want, got, intent confidence,\n"
                         "          mean word posterior, audio quality\n");
@@ -308,6 +317,10 @@ int main(int argc, char **argv)
     if (frontend >= 0)
         cfg.frontend = frontend;
     cfg.noise_suppress_db = noise_db;
+    cfg.mllr = mllr;
+    if (band_fill >= 0)
+        cfg.band_fill = band_fill;
+    cfg.pronunciations = pron;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;
