@@ -21,6 +21,7 @@
  * but is Python 2 with numpy). */
 #include "earshot.h"
 #include "bandfill.h"
+#include "quality.h"
 #include "recognizer.h"
 
 #include <pocketsphinx.h>
@@ -277,17 +278,30 @@ int earshot_adapt_add(earshot_adapt *a, const int16_t *pcm, size_t n, const char
     snprintf(path, sizeof path, "%s/mfc/%s.mfc", a->work, id);
     int16_t *filled = NULL;
     if (a->bandfill) {
-        /* Each utterance is its own stream for the recogniser too. */
+        /* The band fill exactly as earshot.c applies it to a stream (each
+         * utterance is one): decided on the first sound loud enough, then
+         * added from the next 256 samples on, narrowband only. */
+        earshot__quality *q = earshot__quality_new();
         filled = malloc(n * sizeof *filled);
-        if (!filled || earshot__bandfill_reset(a->bandfill) != 0) {
+        if (!q || !filled || earshot__bandfill_reset(a->bandfill) != 0) {
+            earshot__quality_free(q);
             free(filled);
             return fail(a, EARSHOT_NOMEM, "out of memory");
         }
         memcpy(filled, pcm, n * sizeof *filled);
-        if (earshot__bandfill_process(a->bandfill, filled, n) != 0) {
-            free(filled);
-            return fail(a, EARSHOT_NOMEM, "out of memory");
+        int state = -1;
+        for (size_t at = 0; at < n; at += 256) {
+            size_t len = n - at < 256 ? n - at : 256;
+            earshot__quality_feed(q, filled + at, len);
+            if (state < 0)
+                state = earshot__quality_stream_narrowband(q);
+            if (state == 1 && earshot__bandfill_process(a->bandfill, filled + at, len) != 0) {
+                earshot__quality_free(q);
+                free(filled);
+                return fail(a, EARSHOT_NOMEM, "out of memory");
+            }
         }
+        earshot__quality_free(q);
     }
     rc = write_mfc(a, path, filled ? filled : pcm, n);
     free(filled);

@@ -32,6 +32,7 @@ struct earshot {
     earshot__quality *quality; /* the audio-quality verdict's frame ring */
     earshot__frontend *frontend; /* NULL when cfg.frontend is OFF */
     earshot__bandfill *bandfill; /* NULL when cfg.band_fill is 0 */
+    int band_state; /* this stream: -1 not yet known, 0 wideband, 1 narrowband */
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
@@ -212,9 +213,11 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
             /* Words that were a guess make no intent and no rating: the
              * report counts them as unclear speech instead. Nor does
              * narrowband audio, which the 16 kHz model hears as a few
-             * confident, wrong words ("what"). */
+             * confident, wrong words ("what"), unless the model was
+             * adapted (cfg.mllr: the app says which line it is on; the
+             * phone transform brings the phone line to 42 % WER). */
             if ((u->n_words && u->confidence < e->cfg.unclear_confidence) ||
-                copy.quality == EARSHOT_QUALITY_NARROWBAND)
+                (copy.quality == EARSHOT_QUALITY_NARROWBAND && !(e->mllr && e->mllr[0])))
                 earshot__matcher_set_other(e->matcher, &a);
             copy.analysis = &a;
         }
@@ -256,6 +259,7 @@ int earshot_open(earshot **out, const earshot_config *cfg)
     if (cfg->frontend != EARSHOT_FRONTEND_OFF &&
         !(e->frontend = earshot__frontend_new(cfg->frontend, cfg->noise_suppress_db)))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->band_state = -1;
     if (cfg->band_fill > 0 && !(e->bandfill = earshot__bandfill_new(cfg->band_fill)))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
     e->quality = earshot__quality_new();
@@ -358,10 +362,22 @@ static int run_block(earshot *e)
     if (e->frontend)
         earshot__frontend_process(e->frontend, e->block, e->block_len);
     dither_zeros(e);
-    earshot__quality_feed(e->quality, e->block, e->block_len);
-    /* After the quality check, which judges the audio as it arrived. */
-    if (e->bandfill && earshot__bandfill_process(e->bandfill, e->block, e->block_len) != 0)
-        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    /* The band fill comes after the quality check, which judges the audio
+     * as it arrived. The stream's bandwidth is decided once, on its first
+     * sound loud enough to judge (about 0.06 s), and kept: a noise floor
+     * that came and went would move the cepstral mean and the voice-
+     * activity detector. Wideband audio is never touched. The block is
+     * taken 256 samples at a time so the fill starts soon after the
+     * decision; blocks are fixed, so chunking changes nothing. */
+    for (size_t at = 0; at < e->block_len; at += 256) {
+        size_t len = e->block_len - at < 256 ? e->block_len - at : 256;
+        earshot__quality_feed(e->quality, e->block + at, len);
+        if (e->bandfill && e->band_state < 0)
+            e->band_state = earshot__quality_stream_narrowband(e->quality);
+        if (e->bandfill && e->band_state == 1 &&
+            earshot__bandfill_process(e->bandfill, e->block + at, len) != 0)
+            return set_error(e, EARSHOT_NOMEM, "out of memory");
+    }
     int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
     e->block_len = 0;
     if (rc == EARSHOT_DECODER)
@@ -418,6 +434,7 @@ int earshot_flush(earshot *e)
     earshot__quality_reset(e->quality);
     if (e->frontend && earshot__frontend_reset(e->frontend) != 0)
         return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->band_state = -1;
     if (e->bandfill && earshot__bandfill_reset(e->bandfill) != 0)
         return set_error(e, EARSHOT_NOMEM, "out of memory");
     if (r == EARSHOT_DECODER)
