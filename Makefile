@@ -28,16 +28,16 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 OPT     ?= -O2 -g
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) -Wall -Wextra \
-           -Wno-unused-parameter -fPIC $(SANFLAGS) -Iplugin -Iaudio $(PKG_CFLAGS)
+           -Wno-unused-parameter -fPIC $(SANFLAGS) -Iplugin -Iaudio -Icli $(PKG_CFLAGS)
 # PocketSphinx's headers trip -Wextra; they are system headers to us.
 CFLAGS  += -DEARSHOT_GRAMMAR_DIR=\"$(PREFIX)/share/earshot/grammars/en-us\" -DEARSHOT_SOURCE_GRAMMAR_DIR=\"$(CURDIR)/grammars/en-us\"
 CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux-gnu/sphinxbase
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-HEADERS := $(wildcard plugin/*.h audio/*.h)
+HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h)
 
 TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
@@ -64,7 +64,7 @@ $(B)/libearshot.a: $(LIB_OBJ)
 $(B)/libearshot.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libearshot.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/earshot: $(B)/cli/main.o $(B)/libearshot.a
+$(B)/earshot: $(B)/cli/main.o $(B)/cli/adapt.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/examples/%: $(B)/examples/%.o $(B)/libearshot.a

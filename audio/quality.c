@@ -214,3 +214,33 @@ int earshot__quality_judge(const earshot__quality *q, double start, double end,
         *out = st;
     return verdict;
 }
+
+/* The stream's bandwidth so far, for the band fill (audio/bandfill.h):
+ * over the frames within 20 dB of the loudest seen, once there are enough
+ * of them to be speech rather than a click. The frames are those of the
+ * audio as it arrived. */
+int earshot__quality_stream_narrowband(const earshot__quality *q)
+{
+    enum { MIN_LOUD = 4 }; /* 64 ms of sound */
+    uint64_t oldest = q->n_frames > RING ? q->n_frames - RING : 0;
+    float top = -200.0f;
+    for (uint64_t f = oldest; f < q->n_frames; f++)
+        if (q->ring[f % RING].db > top)
+            top = q->ring[f % RING].db;
+    /* Too quiet to tell (silence, a muted input): undecided. */
+    if (top < TOO_QUIET_DBFS)
+        return -1;
+    double all = 0, hf = 0;
+    int loud = 0;
+    for (uint64_t f = oldest; f < q->n_frames; f++) {
+        const frame_stats *fs = &q->ring[f % RING];
+        if (fs->db >= top - 20.0f) {
+            all += pow(10.0, fs->db / 10.0);
+            hf += pow(10.0, fs->hf / 10.0);
+            loud++;
+        }
+    }
+    if (loud < MIN_LOUD)
+        return -1;
+    return 10.0 * log10(hf / all + 1e-12) < NARROWBAND_DB;
+}

@@ -28,4 +28,8 @@ int earshot__quality_judge(const earshot__quality *q, double start, double end,
                            double mean_confidence, double unclear,
                            earshot__quality_stats *out);
 
+/* Whether the stream so far is narrowband (1), wideband (0) or not yet
+ * known (-1: under about 0.2 s of sound loud enough to judge). */
+int earshot__quality_stream_narrowband(const earshot__quality *q);
+
 #endif

@@ -215,10 +215,11 @@ static int on_utt(const earshot_utterance *u, void *user)
 int main(int argc, char **argv)
 {
     const char *grammar = NULL, *wav = NULL, *tsv = NULL;
-    const char *suffix = "", *rows_out = NULL, *decoder = NULL;
+    const char *suffix = "", *rows_out = NULL, *decoder = NULL, *mllr = NULL,
+               *pron = NULL;
     int verbose = 0;
     long speed = 0;
-    double weight = -1, floor = -1, unclear = -1;
+    double weight = -1, floor = -1, unclear = -1, band_fill = -1;
     int vocab = -1, frontend = -1, noise_db = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--grammar") && i + 1 < argc)
@@ -253,6 +254,12 @@ int main(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--noise-db") && i + 1 < argc)
             noise_db = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--band-fill") && i + 1 < argc)
+            band_fill = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--mllr") && i + 1 < argc)
+            mllr = argv[++i];
+        else if (!strcmp(argv[i], "--pronunciations") && i + 1 < argc)
+            pron = argv[++i];
         else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
         else
@@ -261,7 +268,11 @@ int main(int argc, char **argv)
     if (!tsv) {
         fprintf(stderr, "usage: eval_intents [--grammar DIR] [--verbose] [--wav DIR | --speed N] "
                         "[--domain-weight W] [--model-vocab full|N] [--suffix S]\n"
-                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] [--decoder OPTS] TSV\n"
+                        "       [--word-floor X] [--unclear X] [--rows OUT.tsv] [--decoder OPTS]\n"
+                        "       [--mllr FILE]\n"
+                        "       [--pronunciations FILE|''] [--band-fill RMS] TSV\n"
+                        "  --mllr FILE: an MLLR transform (earshot adapt); --pronunciations: the\n"
+                        "      addendum (default: the grammar folder's; '' for none)\n"
                         "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
                         "  --rows: one line per row: id, want, got, intent confidence,\n"
                         "          mean word posterior, audio quality\n");
@@ -313,6 +324,10 @@ int main(int argc, char **argv)
         cfg.frontend = frontend;
     cfg.noise_suppress_db = noise_db;
     cfg.decoder_options = decoder;
+    cfg.mllr = mllr;
+    if (band_fill >= 0)
+        cfg.band_fill = band_fill;
+    cfg.pronunciations = pron;
     cfg.on_utterance = on_utt;
     cfg.utterance_user = &c;
     earshot *e = NULL;

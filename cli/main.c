@@ -3,6 +3,7 @@
  * Everything here goes through the public API, so an embedding app can do
  * the same. Errors are one line on stderr, GNU style, naming the user's
  * file; exit status 0 ok, 1 failure, 2 usage. */
+#include "commands.h"
 #include "earshot.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@ static const char *const main_usage =
     "  export         write what a database holds on one session, as JSON\n"
     "  report         anonymised insight report (HTML, JSON, CSV, Markdown);\n"
     "                 'report merge' adds up a fleet's JSON reports\n"
+    "  adapt          adapt the acoustic model to a microphone, room or line\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -42,6 +44,8 @@ static const char *const transcribe_usage =
     "usage: earshot transcribe [--json] [--model DIR] [--grammar DIR] [--no-analyze]\n"
     "                          [--model-vocab full|N]\n"
     "                          [--frontend off|on|agc] [--partial] [--decoder OPTS]\n"
+    "                          [--mllr FILE]\n"
+    "                          [--pronunciations FILE]\n"
     "                          [--db PATH [--consent ask|granted] [--channel NAME]\n"
     "                          [--retain-days N] [--show-unredacted]] [--verbose] FILE...\n"
     "\n"
@@ -67,6 +71,10 @@ static const char *const transcribe_usage =
     "  --partial     also print the words heard so far while an utterance goes\n"
     "                on, redacted: FILE partial START AT: text (JSON: \"partial\")\n"
     "  --decoder OPTS extra PocketSphinx options, e.g. \"-maxhmmpf 5000\" (bench)\n"
+    "  --mllr FILE   an acoustic-model transform made by 'earshot adapt' (a\n"
+    "                microphone, room or phone line)\n"
+    "  --pronunciations FILE  extra pronunciations (\"word PHONES...\" lines);\n"
+    "                default the grammar folder's pronunciations.dict; '' none\n"
     "  --verbose     show PocketSphinx's own log\n"
     "  --db PATH     store what consenting customers said in this SQLite file\n"
     "                (created mode 0600); each file is one session. Text is\n"
@@ -641,6 +649,13 @@ static int cmd_transcribe(int argc, char **argv)
             if (i + 1 >= argc)
                 return usage_error("transcribe ", "option '%s' needs a folder", a);
             cfg.grammar_dir = argv[++i];
+        } else if (!strcmp(a, "--mllr") || !strcmp(a, "--pronunciations")) {
+            if (i + 1 >= argc)
+                return usage_error("transcribe ", "option '%s' needs a file", a);
+            if (a[2] == 'm')
+                cfg.mllr = argv[++i];
+            else
+                cfg.pronunciations = argv[++i];
         } else if (!strcmp(a, "--model-vocab")) {
             if (i + 1 >= argc)
                 return usage_error("transcribe ", "option '%s' needs full or a number", a);
@@ -1147,7 +1162,8 @@ static const char *const listen_usage =
     "                      [--session-silence S] [--answer-timeout S] [--max-seconds S]\n"
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
     "                      [--model-vocab full|N]\n"
-    "                      [--frontend off|on|agc] [--partial]\n"
+    "                      [--frontend off|on|agc] [--partial] [--mllr FILE]\n"
+    "                      [--pronunciations FILE]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised,\n"
     "always redacted (\"call me on [PHONE]\"), with or without --db.\n"
@@ -1299,8 +1315,16 @@ static int cmd_listen(int argc, char **argv)
                     !strcmp(a, "--session-silence") || !strcmp(a, "--answer-timeout") ||
                     !strcmp(a, "--max-seconds") || !strcmp(a, "--buffer") ||
                     !strcmp(a, "--retain-days") || !strcmp(a, "--model-vocab") ||
-                    !strcmp(a, "--frontend"))) {
+                    !strcmp(a, "--frontend") || !strcmp(a, "--mllr") ||
+                    !strcmp(a, "--pronunciations"))) {
             const char *v = argv[++i];
+            if (!strcmp(a, "--mllr") || !strcmp(a, "--pronunciations")) {
+                if (a[2] == 'm')
+                    rcfg.mllr = v;
+                else
+                    rcfg.pronunciations = v;
+                continue;
+            }
             if (!strcmp(a, "--frontend")) {
                 if ((rcfg.frontend = parse_frontend(v)) < 0)
                     return usage_error("listen ", "--frontend is off, on or agc, not '%s'", v);
@@ -1396,5 +1420,7 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "adapt"))
+        return earshot_cmd_adapt(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

@@ -2,6 +2,7 @@
  * turns a caller's arbitrary chunks into the decoder's fixed blocks. */
 #include "earshot.h"
 #include "domain_lm.h"
+#include "bandfill.h"
 #include "frontend.h"
 #include "grammar.h"
 #include "intent.h"
@@ -27,10 +28,13 @@ enum { BLOCK = 2048 };
 struct earshot {
     earshot_config cfg;
     /* Copies of the config's strings: the caller's may not outlive open. */
-    char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir, *decoder_options;
+    char *model_dir, *hmm, *dict, *lm, *grammar_dir, *cache_dir, *decoder_options, *mllr,
+        *pronunciations;
     earshot__recognizer *rec;
     earshot__quality *quality; /* the audio-quality verdict's frame ring */
     earshot__frontend *frontend; /* NULL when cfg.frontend is OFF */
+    earshot__bandfill *bandfill; /* NULL when cfg.band_fill is 0 */
+    int band_state; /* this stream: -1 not yet known, 0 wideband, 1 narrowband */
     earshot__grammar *grammar; /* NULL when cfg.analyze is 0 */
     earshot__matcher *matcher;
     struct earshot__redactor *redactor; /* keeps PII digits out of matching */
@@ -104,6 +108,9 @@ earshot_config earshot_config_default(void)
         .partial_user = NULL,
         .partial_interval_ms = EARSHOT_DEFAULT_PARTIAL_MS,
         .decoder_options = NULL,
+        .mllr = NULL,
+        .pronunciations = NULL,
+        .band_fill = EARSHOT_DEFAULT_BAND_FILL,
     };
 }
 
@@ -140,6 +147,37 @@ static void grammar_diag(const char *file, int line, int col, const char *msg, v
     else
         snprintf(e->errmsg + len, sizeof e->errmsg - len, "%s%s%s", file, file[0] ? ": " : "",
                  msg);
+}
+
+/* The model's adaptations, after the decoder is built: the MLLR
+ * transform and the pronunciation addendum (the grammar folder's
+ * pronunciations.dict unless the config names another file or ""). */
+static int adapt_recognizer(earshot *e)
+{
+    if (e->mllr && e->mllr[0]) {
+        int rc = earshot__recognizer_set_mllr(e->rec, e->mllr, e->errmsg, sizeof e->errmsg);
+        if (rc != EARSHOT_OK)
+            return rc;
+    }
+    char def[1200];
+    const char *pron = e->pronunciations;
+    if (!pron && e->grammar) {
+        const char *dir = e->grammar_dir ? e->grammar_dir : earshot_default_grammar_dir();
+        snprintf(def, sizeof def, "%s/pronunciations.dict", dir);
+        if (access(def, F_OK) == 0)
+            pron = def;
+    }
+    if (!pron || !pron[0])
+        return EARSHOT_OK;
+    int n = 0;
+    int rc = earshot__recognizer_add_pronunciations(e->rec, pron, &n, e->errmsg,
+                                                    sizeof e->errmsg);
+    if (rc == EARSHOT_OK && e->cfg.on_log) {
+        char msg[1300];
+        snprintf(msg, sizeof msg, "%s: %d extra pronunciations", pron, n);
+        e->cfg.on_log(EARSHOT_LOG_INFO, msg, e->cfg.log_user);
+    }
+    return rc;
 }
 
 static int open_grammar(earshot *e)
@@ -190,9 +228,11 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
             /* Words that were a guess make no intent and no rating: the
              * report counts them as unclear speech instead. Nor does
              * narrowband audio, which the 16 kHz model hears as a few
-             * confident, wrong words ("what"). */
+             * confident, wrong words ("what"), unless the model was
+             * adapted (cfg.mllr: the app says which line it is on; the
+             * phone transform brings the phone line to 42 % WER). */
             if ((u->n_words && u->confidence < e->cfg.unclear_confidence) ||
-                copy.quality == EARSHOT_QUALITY_NARROWBAND)
+                (copy.quality == EARSHOT_QUALITY_NARROWBAND && !(e->mllr && e->mllr[0])))
                 earshot__matcher_set_other(e->matcher, &a);
             copy.analysis = &a;
         }
@@ -291,6 +331,10 @@ int earshot_open(earshot **out, const earshot_config *cfg)
         !dup_str(&e->decoder_options, cfg->decoder_options))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
     e->cfg.decoder_options = e->decoder_options;
+    if (!dup_str(&e->mllr, cfg->mllr) || !dup_str(&e->pronunciations, cfg->pronunciations))
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->cfg.mllr = e->mllr;
+    e->cfg.pronunciations = e->pronunciations;
     e->cfg.model_dir = e->model_dir;
     e->cfg.hmm = e->hmm;
     e->cfg.dict = e->dict;
@@ -304,6 +348,9 @@ int earshot_open(earshot **out, const earshot_config *cfg)
                          "earshot_open: noise_suppress_db must be negative (dB of attenuation)");
     if (cfg->frontend != EARSHOT_FRONTEND_OFF &&
         !(e->frontend = earshot__frontend_new(cfg->frontend, cfg->noise_suppress_db)))
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->band_state = -1;
+    if (cfg->band_fill > 0 && !(e->bandfill = earshot__bandfill_new(cfg->band_fill)))
         return set_error(e, EARSHOT_NOMEM, "out of memory");
     e->quality = earshot__quality_new();
     if (!e->quality)
@@ -375,6 +422,8 @@ int earshot_open(earshot **out, const earshot_config *cfg)
         rc = earshot__recognizer_open(&e->rec, &paths, cfg->verbose,
                                       domain[0] ? domain : NULL, cfg->domain_weight,
                                       e->decoder_options, e->errmsg, sizeof e->errmsg);
+    if (rc == EARSHOT_OK)
+        rc = adapt_recognizer(e);
     if (domain_temp) {
         char bin[1200];
         snprintf(bin, sizeof bin, "%s.bin", domain);
@@ -416,7 +465,22 @@ static int run_block(earshot *e)
     if (e->frontend)
         earshot__frontend_process(e->frontend, e->block, e->block_len);
     dither_zeros(e);
-    earshot__quality_feed(e->quality, e->block, e->block_len);
+    /* The band fill comes after the quality check, which judges the audio
+     * as it arrived. The stream's bandwidth is decided once, on its first
+     * sound loud enough to judge (about 0.06 s), and kept: a noise floor
+     * that came and went would move the cepstral mean and the voice-
+     * activity detector. Wideband audio is never touched. The block is
+     * taken 256 samples at a time so the fill starts soon after the
+     * decision; blocks are fixed, so chunking changes nothing. */
+    for (size_t at = 0; at < e->block_len; at += 256) {
+        size_t len = e->block_len - at < 256 ? e->block_len - at : 256;
+        earshot__quality_feed(e->quality, e->block + at, len);
+        if (e->bandfill && e->band_state < 0)
+            e->band_state = earshot__quality_stream_narrowband(e->quality);
+        if (e->bandfill && e->band_state == 1 &&
+            earshot__bandfill_process(e->bandfill, e->block + at, len) != 0)
+            return set_error(e, EARSHOT_NOMEM, "out of memory");
+    }
     int rc = earshot__recognizer_process(e->rec, e->block, e->block_len, analyze_utterance, e);
     e->block_len = 0;
     if (rc == EARSHOT_OK || rc == EARSHOT_STOPPED) {
@@ -483,6 +547,9 @@ int earshot_flush(earshot *e)
     earshot__quality_reset(e->quality);
     if (e->frontend && earshot__frontend_reset(e->frontend) != 0)
         return set_error(e, EARSHOT_NOMEM, "out of memory");
+    e->band_state = -1;
+    if (e->bandfill && earshot__bandfill_reset(e->bandfill) != 0)
+        return set_error(e, EARSHOT_NOMEM, "out of memory");
     if (r == EARSHOT_DECODER)
         return set_error(e, r, "the decoder failed at the end of the stream");
     if (r == EARSHOT_NOMEM)
@@ -526,6 +593,7 @@ void earshot_close(earshot *e)
     earshot__recognizer_close(e->rec);
     earshot__quality_free(e->quality);
     earshot__frontend_free(e->frontend);
+    earshot__bandfill_free(e->bandfill);
     earshot__matcher_free(e->matcher);
     earshot__redactor_close(e->redactor);
     earshot__redactor_close(e->partial_redactor);
@@ -539,5 +607,7 @@ void earshot_close(earshot *e)
     free(e->hmm);
     free(e->dict);
     free(e->lm);
+    free(e->mllr);
+    free(e->pronunciations);
     free(e);
 }

@@ -66,7 +66,8 @@ extern "C" {
     X(QUEUED, 11, "database busy, full or read-only: kept in memory, will retry") \
     X(CORRUPT, 12, "not an Earshot database, or a damaged one")                 \
     X(PENDING, 13, "erased, but a reader keeps the old copy in the file: completed at next open") \
-    X(BUDGET, 14, "the privacy budget for this period is spent")
+    X(BUDGET, 14, "the privacy budget for this period is spent")                \
+    X(ADAPT, 15, "cannot adapt the speech model")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -321,6 +322,29 @@ typedef struct earshot_config {
      * fails earshot_open() with EARSHOT_MODEL; -hmm, -dict and -lm are
      * the model's and cannot be set here. */
     const char *decoder_options;
+    /* An MLLR transform of the acoustic model (PocketSphinx's -mllr), as
+     * earshot_adapt_write() or `earshot adapt` writes it, for a microphone,
+     * room or line the model does not know. NULL: none. A transform fits
+     * the model it was built from only. grammars/en-us/phone.mllr is the
+     * phone-line transform: field phone WER 72 -> 44 %, with band_fill
+     * (README "Phone lines"). With a transform loaded, narrowband
+     * utterances are given intents again. */
+    const char *mllr;
+    /* A pronunciation addendum: lines "word PHONES..." in the model's phone
+     * set, each one more pronunciation of a word the dictionary already
+     * has (words it lacks are skipped: they would need language-model
+     * probabilities too). "#" starts a comment. NULL: the grammar folder's
+     * pronunciations.dict when there is one (analyze on); "" for none.
+     * The en-us one holds British variants: WER on British voices 35.1 ->
+     * 33.2 %, American voices and the field set unchanged (README
+     * "British pronunciations"). A bad line: EARSHOT_GRAMMAR, FILE:LINE. */
+    const char *pronunciations;
+    /* A faint noise floor added in the 4-8 kHz band, RMS in sample units
+     * (27: about -62 dBFS), after the quality check. A phone line or an
+     * 8 kHz file otherwise leaves the model's upper filters empty and is
+     * heard as "hm" (README "Phone lines"). 0: off. Default
+     * EARSHOT_DEFAULT_BAND_FILL. */
+    double band_fill;
 } earshot_config;
 
 #define EARSHOT_DEFAULT_PARTIAL_MS 300
@@ -331,6 +355,7 @@ typedef struct earshot_config {
 /* Measured on the dev set, flite and field (README "Audio quality"). */
 #define EARSHOT_DEFAULT_WORD_FLOOR 0.0
 #define EARSHOT_DEFAULT_UNCLEAR 0.25
+#define EARSHOT_DEFAULT_BAND_FILL 27.0
 
 enum { EARSHOT_FRONTEND_OFF = 0, EARSHOT_FRONTEND_DENOISE = 1, EARSHOT_FRONTEND_DENOISE_AGC = 2 };
 
@@ -691,6 +716,60 @@ const char *earshot_listen_errmsg(const earshot_listener *l);
 const char *earshot_listen_device(const earshot_listener *l);
 int earshot_listen_rate(const earshot_listener *l);
 void earshot_listen_close(earshot_listener *l);
+
+/* ------------------------------------------------------------------ */
+/* Adapting the acoustic model to a microphone, room or line             */
+/* ------------------------------------------------------------------ */
+
+/* Builds an MLLR transform (earshot_config.mllr) from speech with known
+ * words: a few minutes (100 or so sentences) of the line or room to adapt
+ * to. The features are the recogniser's own; the statistics are run by
+ * sphinxtrain's bw and mllr_solve (Debian package sphinxtrain), found at
+ * run time.
+ *
+ *     earshot_adapt *a;
+ *     earshot_adapt_config cfg = earshot_adapt_config_default();
+ *     if (earshot_adapt_open(&a, &cfg) != EARSHOT_OK) ...
+ *     earshot_adapt_add(a, pcm, n, "where is the bakery");  // per sentence
+ *     earshot_adapt_write(a, "shop.mllr", NULL);
+ *     earshot_adapt_close(a); */
+typedef struct earshot_adapt earshot_adapt;
+
+typedef struct earshot_adapt_config {
+    const char *model_dir;  /* as earshot_config; EARSHOT_DEFAULT_MODEL_DIR */
+    const char *hmm, *dict; /* explicit paths override model_dir's */
+    /* The folder of sphinxtrain's programs. NULL: $EARSHOT_SPHINXTRAIN,
+     * then /usr/lib/sphinxtrain (Debian), /usr/libexec/sphinxtrain, ... */
+    const char *tools_dir;
+    /* Scratch folder for features and counts, kept afterwards. NULL: a
+     * temporary folder removed at close. */
+    const char *work_dir;
+    int verbose; /* the commands run, and PocketSphinx's log, on stderr */
+    /* The recogniser's earshot_config.band_fill, which the features must
+     * match; default EARSHOT_DEFAULT_BAND_FILL. */
+    double band_fill;
+} earshot_adapt_config;
+
+earshot_adapt_config earshot_adapt_config_default(void);
+
+/* Loads the model's front end and dictionary. *out is set even on failure
+ * (except out of memory); earshot_adapt_errmsg() explains. EARSHOT_ADAPT
+ * when sphinxtrain is missing, EARSHOT_MODEL, EARSHOT_IO. */
+int earshot_adapt_open(earshot_adapt **out, const earshot_adapt_config *cfg);
+/* Adds one utterance: n samples of 16 kHz mono PCM (resampled as the
+ * recogniser's input is) and the words said. The words are copied.
+ * EARSHOT_ADAPT for a word the dictionary lacks, an empty transcript or
+ * audio under 0.2 s or without speech. */
+int earshot_adapt_add(earshot_adapt *a, const int16_t *pcm, size_t n, const char *words);
+/* Runs bw and mllr_solve and writes the transform to path (replaced
+ * whole, never half-written). *n_used (may be NULL) gets the number of
+ * utterances bw could align. EARSHOT_ADAPT when a tool fails or no
+ * utterance aligns. */
+int earshot_adapt_write(earshot_adapt *a, const char *path, int *n_used);
+/* Seconds of audio added. */
+double earshot_adapt_seconds(const earshot_adapt *a);
+const char *earshot_adapt_errmsg(const earshot_adapt *a);
+void earshot_adapt_close(earshot_adapt *a);
 
 /* ------------------------------------------------------------------ */
 /* Anonymised insight reports                                           */

@@ -891,3 +891,208 @@ const char *earshot__recognizer_partial(earshot__recognizer *r, double *start)
     }
     return r->partial;
 }
+
+/* ---- adaptation: an MLLR transform and extra pronunciations ---------
+ * Both change the decoder after it is built, so the open utterance is
+ * ended first and the stream restarted as at open. */
+
+int earshot__recognizer_set_mllr(earshot__recognizer *r, const char *path, char *err,
+                                 size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: MLLR transform: %s", path, strerror(errno));
+        return EARSHOT_MODEL;
+    }
+    fclose(f);
+    /* ps_mllr_read() checks the file's syntax but not that it fits the
+     * model: a transform for other feature streams would be applied out
+     * of bounds. The header (classes, streams, each stream's length) is
+     * read here and checked against the model first. */
+    int n_class = 0, n_feat = 0, ok = 1;
+    feat_t *fe = ps_get_feat(r->ps);
+    f = fopen(path, "r");
+    if (!f || fscanf(f, "%d %d", &n_class, &n_feat) != 2 || n_class < 1 || !fe ||
+        n_feat != feat_dimension1(fe))
+        ok = 0;
+    for (int i = 0; ok && i < n_feat; i++) {
+        int len = 0;
+        if (fscanf(f, "%d", &len) != 1 || len != (int)feat_dimension2(fe, i))
+            ok = 0;
+        /* skip the matrix and the two vectors to the next stream */
+        for (long k = 0; ok && k < (long)len * len + 2L * len; k++) {
+            float v;
+            if (fscanf(f, "%f", &v) != 1)
+                ok = 0;
+        }
+    }
+    if (f)
+        fclose(f);
+    if (!ok) {
+        snprintf(err, errlen, "%s: not an MLLR transform for this acoustic model (as "
+                 "earshot adapt writes it)", path);
+        return EARSHOT_MODEL;
+    }
+    ps_mllr_t *m = ps_mllr_read(path);
+    if (!m) {
+        snprintf(err, errlen, "%s: not an MLLR transform (as earshot adapt writes it)", path);
+        return EARSHOT_MODEL;
+    }
+    ps_end_utt(r->ps);
+    if (!ps_update_mllr(r->ps, m)) {
+        snprintf(err, errlen, "%s: PocketSphinx cannot apply the MLLR transform", path);
+        return EARSHOT_MODEL;
+    }
+    return reset_stream(r);
+}
+
+/* One line of a pronunciation addendum, kept until all are checked. */
+typedef struct {
+    char *word, *phones;
+    int line;
+} pron_entry;
+
+/* Non-zero when word (or one of its numbered variants) already has this
+ * pronunciation; *next gets the first free variant number. */
+static int has_pron(ps_decoder_t *ps, const char *word, const char *phones, int *next)
+{
+    int same = 0;
+    *next = 2;
+    for (int k = 1; k < 100; k++) {
+        char name[300];
+        if (k == 1)
+            snprintf(name, sizeof name, "%s", word);
+        else
+            snprintf(name, sizeof name, "%s(%d)", word, k);
+        char *p = ps_lookup_word(ps, name);
+        if (!p) {
+            if (k > 1) {
+                *next = k;
+                break;
+            }
+            continue;
+        }
+        if (!strcmp(p, phones))
+            same = 1;
+        ckd_free(p);
+    }
+    return same;
+}
+
+int earshot__recognizer_add_pronunciations(earshot__recognizer *r, const char *path,
+                                           int *n_added, char *err, size_t errlen)
+{
+    *n_added = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return EARSHOT_GRAMMAR;
+    }
+    pron_entry *list = NULL;
+    size_t n = 0, cap = 0;
+    int rc = EARSHOT_OK, lineno = 0;
+    char line[1024];
+    while (rc == EARSHOT_OK && fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "#\r\n")] = '\0';
+        char *save = NULL, *w = strtok_r(line, " \t", &save);
+        if (!w)
+            continue;
+        /* "word(2)" in a CMU dictionary: the variant number is ours to give. */
+        w[strcspn(w, "(")] = '\0';
+        for (char *c = w; *c; c++)
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+        char phones[900] = "";
+        size_t pl = 0;
+        for (char *ph; (ph = strtok_r(NULL, " \t", &save));) {
+            size_t len = strlen(ph);
+            for (size_t i = 0; i < len; i++)
+                if (!((ph[i] >= 'A' && ph[i] <= 'Z') || (ph[i] >= '0' && ph[i] <= '9'))) {
+                    snprintf(err, errlen, "%s:%d: \"%s\" is not a phone (upper-case CMU phones, "
+                             "as in the model's dictionary)", path, lineno, ph);
+                    rc = EARSHOT_GRAMMAR;
+                    break;
+                }
+            if (rc != EARSHOT_OK)
+                break;
+            if (pl + len + 2 >= sizeof phones) {
+                snprintf(err, errlen, "%s:%d: pronunciation too long", path, lineno);
+                rc = EARSHOT_GRAMMAR;
+                break;
+            }
+            pl += (size_t)snprintf(phones + pl, sizeof phones - pl, "%s%s", pl ? " " : "", ph);
+        }
+        if (rc != EARSHOT_OK)
+            break;
+        if (!w[0] || !phones[0]) {
+            snprintf(err, errlen, "%s:%d: expected \"word PHONE PHONE ...\"", path, lineno);
+            rc = EARSHOT_GRAMMAR;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            pron_entry *p = realloc(list, cap * sizeof *p);
+            if (!p) {
+                rc = EARSHOT_NOMEM;
+                snprintf(err, errlen, "out of memory");
+                break;
+            }
+            list = p;
+        }
+        list[n].word = strdup(w);
+        list[n].phones = strdup(phones);
+        list[n].line = lineno;
+        if (!list[n].word || !list[n].phones) {
+            free(list[n].word);
+            free(list[n].phones);
+            rc = EARSHOT_NOMEM;
+            snprintf(err, errlen, "out of memory");
+            break;
+        }
+        n++;
+    }
+    fclose(f);
+    /* Only words the dictionary has get a variant: a new word would also
+     * need a language-model probability, and the kiosk vocabulary has cut
+     * the dictionary to the words the model can say. */
+    size_t last = n;
+    for (size_t i = 0; rc == EARSHOT_OK && i < n; i++) {
+        char *p = ps_lookup_word(r->ps, list[i].word);
+        int next;
+        if (p && !has_pron(r->ps, list[i].word, list[i].phones, &next))
+            last = i;
+        else {
+            free(list[i].phones);
+            list[i].phones = NULL; /* skipped */
+        }
+        ckd_free(p);
+    }
+    if (rc == EARSHOT_OK && last < n)
+        ps_end_utt(r->ps);
+    for (size_t i = 0; rc == EARSHOT_OK && last < n && i <= last; i++) {
+        if (!list[i].phones)
+            continue;
+        int next;
+        if (has_pron(r->ps, list[i].word, list[i].phones, &next))
+            continue; /* the same line twice */
+        char name[300];
+        snprintf(name, sizeof name, "%s(%d)", list[i].word, next);
+        /* The search is rebuilt once, with the last word. */
+        if (ps_add_word(r->ps, name, list[i].phones, i == last) < 0) {
+            snprintf(err, errlen, "%s:%d: PocketSphinx refused \"%s\" (a phone the acoustic "
+                     "model lacks?)", path, list[i].line, list[i].phones);
+            rc = EARSHOT_GRAMMAR;
+            break;
+        }
+        (*n_added)++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(list[i].word);
+        free(list[i].phones);
+    }
+    free(list);
+    if (rc == EARSHOT_OK && last < n)
+        rc = reset_stream(r);
+    return rc;
+}

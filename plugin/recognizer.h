@@ -49,6 +49,18 @@ int earshot__recognizer_in_speech(const earshot__recognizer *r);
  * Valid until the next call on r. */
 const char *earshot__recognizer_partial(earshot__recognizer *r, double *start);
 
+/* Applies an MLLR transform (PocketSphinx -mllr) to the acoustic model.
+ * EARSHOT_MODEL when the file is missing, unreadable or for another
+ * model's feature streams. */
+int earshot__recognizer_set_mllr(earshot__recognizer *r, const char *path, char *err,
+                                 size_t errlen);
+
+/* Adds the pronunciations of an addendum ("word PHONES..." lines) as
+ * variants word(2), word(3)... of words the dictionary has; *n_added
+ * counts them. EARSHOT_GRAMMAR with "FILE:LINE: ..." for a bad line. */
+int earshot__recognizer_add_pronunciations(earshot__recognizer *r, const char *path,
+                                           int *n_added, char *err, size_t errlen);
+
 /* A hash of the bytes of every model file, for provenance. */
 uint64_t earshot__model_hash(const earshot__model_paths *p);
 
