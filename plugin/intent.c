@@ -612,13 +612,12 @@ static void walk(scan *s, int node, size_t i, size_t j, int slot_at)
  * bench/fit_calibration.py fits (README "Calibrated confidence"). A gated
  * utterance (unclear words, narrowband audio: set_other) is "other" with
  * the share of such rows that were other in the fit. */
-enum { CAL_TEMPLATE, CAL_OTHER, CAL_MODEL, CAL_CONTEXT, CAL_GATED, CAL_N };
 static const double cal_a[CAL_N] = {0, 0, 0, 0, 0};
 static const double cal_b[CAL_N] = {1, 1, 1, 1, 0};
 static const double cal_c[CAL_N] = {0, 0, 0, 0, 0};
 static const double cal_gated = 0.5;
 
-static double calibrate(int kind, double raw, double heard)
+double earshot__intent_calibrate(int kind, double raw, double heard)
 {
 #ifdef EARSHOT_FIT_CALIBRATION
     (void)heard;
@@ -640,6 +639,11 @@ static const char *intent_named(const earshot__matcher *m, const char *name)
         if (!strcmp(earshot__grammar_intent(m->g, k), name))
             return earshot__grammar_intent(m->g, k);
     return NULL;
+}
+
+static double calibrate(int kind, double raw, double heard)
+{
+    return earshot__intent_calibrate(kind, raw, heard);
 }
 
 static void set_intent(earshot_analysis *out, const char *intent, double conf)
@@ -826,6 +830,15 @@ static void strip_tags(char *s)
     *w = '\0';
 }
 
+/* Whether [answers] phrases and fillers cover every word. */
+static int bare_answer(const scan *s)
+{
+    size_t i = 0;
+    while (i < s->n && s->ans_len[i])
+        i += (size_t)s->ans_len[i];
+    return s->n > 0 && i >= s->n;
+}
+
 int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double *conf,
                              size_t n_conf, earshot_analysis *out)
 {
@@ -978,7 +991,9 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
     int from_model = 0;
     /* Nor when the customer negated an intent's phrase: "i don't want to
      * cancel" is no request of any kind, whatever else its words resemble. */
-    if (chosen < 0 && !s->turned && m->model) {
+    /* Nor on a bare answer ("fine by me", "okay okay"): out of context it
+     * consents to nothing, and in context read_answer() reads it. */
+    if (chosen < 0 && !s->turned && !bare_answer(s) && m->model) {
         /* No template applies: the model may, when it is sure enough. */
         for (size_t i = 0; i < s->n; i++)
             m->trust[i] = word_trust(m, s->conf[i]);
