@@ -56,6 +56,8 @@ struct earshot__intent_model {
     double *class_total;
     double seconds;
     size_t n_sequences;
+    int (*seq)[MAX_SEQ + 1]; /* training scratch: one line's sample */
+    size_t *len;
 };
 
 static uint64_t feat_key(int bigram, int neg, int a, int b)
@@ -161,36 +163,43 @@ typedef struct train_ctx {
     earshot__intent_model *m;
     const int *classes; /* the classes a sequence counts for */
     size_t n_cls;
-    long seen, total, keep;
+    long seen;
     double weight;
     int prefix; /* a word put in front (the negated sentiment), -1 none */
     int failed;
+    /* the sample: up to SAMPLE sequences of one line */
+    int (*seq)[MAX_SEQ + 1];
+    size_t *len;
 } train_ctx;
 
-static int count_seq(const int *toks, size_t n, void *user)
+/* Reservoir sampling with a hash of the index for the dice: one pass over
+ * the expansions, SAMPLE of them kept, the same ones every time. */
+static int sample_seq(const int *toks, size_t n, void *user)
 {
-    (void)toks;
-    (void)n;
-    ((train_ctx *)user)->total++;
+    train_ctx *c = user;
+    long i = c->seen++;
+    long slot = i;
+    if (i >= SAMPLE) {
+        uint64_t h = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+        slot = (long)(h % (uint64_t)(i + 1));
+        if (slot >= SAMPLE)
+            return 0;
+    }
+    size_t len = 0;
+    if (c->prefix >= 0)
+        c->seq[slot][len++] = c->prefix;
+    for (size_t k = 0; k < n && len < MAX_SEQ; k++)
+        c->seq[slot][len++] = toks[k];
+    c->len[slot] = len;
     return 0;
 }
 
-static int learn_seq(const int *toks, size_t n, void *user)
+static int learn_seq(train_ctx *c, const int *tok, size_t len)
 {
-    train_ctx *c = user;
     earshot__intent_model *m = c->m;
-    long i = c->seen++;
-    if (c->total > c->keep &&
-        (uint64_t)((uint64_t)i * 0x9e3779b97f4a7c15ull >> 40) % (uint64_t)c->total >=
-            (uint64_t)c->keep)
-        return 0;
-    int tok[MAX_SEQ + 1] = {0}, w[MAX_SEQ + 1];
+    int w[MAX_SEQ + 1];
     unsigned char neg[MAX_SEQ + 1];
-    size_t len = 0;
-    if (c->prefix >= 0)
-        tok[len++] = c->prefix;
-    for (size_t k = 0; k < n && len < MAX_SEQ; k++)
-        tok[len++] = toks[k];
     prepare(m, tok, NULL, len, w, neg);
     m->n_sequences++;
     for (size_t k = 0; k < len; k++) {
@@ -200,34 +209,36 @@ static int learn_seq(const int *toks, size_t n, void *user)
             if (bi && (k == 0 || w[k - 1] < 0))
                 continue;
             int f = add_feat(m, feat_key(bi, neg[k], bi ? w[k - 1] : 0, w[k]));
-            if (f < 0) {
-                c->failed = 1;
-                return 1;
-            }
+            if (f < 0)
+                return 0;
             for (size_t j = 0; j < c->n_cls; j++) {
                 m->count[(size_t)f * m->n_classes + (size_t)c->classes[j]] += (float)c->weight;
                 m->class_total[c->classes[j]] += c->weight;
             }
         }
     }
-    return 0;
+    return 1;
 }
 
-/* Learns every expansion of e (sampled) for the given classes, the line
+/* Learns the expansions of e (sampled) for the given classes, the line
  * carrying mass * sqrt(expansions) in all. */
 static int learn_entry(earshot__intent_model *m, const earshot__entry *e, const int *classes,
                        size_t n_cls, double mass, int prefix)
 {
     if (!n_cls || !e->expr)
         return 1;
-    train_ctx c = {m, classes, n_cls, 0, 0, SAMPLE, 0, prefix, 0};
-    earshot__grammar_expand(m->g, e, MAX_EXPANSIONS, count_seq, &c);
-    if (!c.total)
+    int(*seq)[MAX_SEQ + 1] = m->seq;
+    size_t *len = m->len;
+    train_ctx c = {m, classes, n_cls, 0, 0, prefix, 0, seq, len};
+    earshot__grammar_expand(m->g, e, MAX_EXPANSIONS, sample_seq, &c);
+    if (!c.seen)
         return 1;
-    long used = c.total < c.keep ? c.total : c.keep;
-    c.weight = mass * sqrt((double)c.total) / (double)used;
-    earshot__grammar_expand(m->g, e, MAX_EXPANSIONS, learn_seq, &c);
-    return !c.failed;
+    size_t used = c.seen < SAMPLE ? (size_t)c.seen : SAMPLE;
+    c.weight = mass * sqrt((double)c.seen) / (double)used;
+    for (size_t i = 0; i < used; i++)
+        if (!learn_seq(&c, seq[i], len[i]))
+            return 0;
+    return 1;
 }
 
 typedef struct mark_ctx {
@@ -251,6 +262,8 @@ void earshot__intent_model_free(earshot__intent_model *m)
     free(m->slots);
     free(m->count);
     free(m->class_total);
+    free(m->seq);
+    free(m->len);
     free(m);
 }
 
@@ -271,7 +284,10 @@ earshot__intent_model *earshot__intent_model_train(const earshot__grammar *g, in
     m->class_total = calloc(nc, sizeof *m->class_total);
     int *pos_cls = calloc(nc, sizeof *pos_cls), *neg_cls = calloc(nc, sizeof *neg_cls);
     size_t n_pos = 0, n_neg = 0;
-    if (!m->negator || !m->contrast || !m->class_total || !pos_cls || !neg_cls || !grow_slots(m))
+    m->seq = malloc(SAMPLE * sizeof *m->seq);
+    m->len = malloc(SAMPLE * sizeof *m->len);
+    if (!m->negator || !m->contrast || !m->class_total || !pos_cls || !neg_cls || !m->seq ||
+        !m->len || !grow_slots(m))
         goto fail;
     size_t ne = earshot__grammar_n_entries(g);
     for (size_t i = 0; i < ne; i++) {
@@ -333,16 +349,21 @@ earshot__intent_model *earshot__intent_model_train(const earshot__grammar *g, in
             goto fail;
     }
     /* Counts to log probabilities, in place. */
-    double v = (double)m->n_feat;
+    double v = (double)m->n_feat, zero = log(ALPHA);
     for (size_t c = 0; c < m->n_classes; c++) {
         double denom = log(m->class_total[c] + ALPHA * v);
         for (size_t f = 0; f < m->n_feat; f++) {
+            /* most counts are 0: spare them the log */
             float *x = &m->count[f * m->n_classes + c];
-            *x = (float)(log((double)*x + ALPHA) - denom);
+            *x = (float)((*x > 0 ? log((double)*x + ALPHA) : zero) - denom);
         }
     }
     free(pos_cls);
     free(neg_cls);
+    free(m->seq);
+    free(m->len);
+    m->seq = NULL;
+    m->len = NULL;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
     m->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     return m;

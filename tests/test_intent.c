@@ -490,8 +490,8 @@ static void test_model_backoff(void **state)
     earshot__grammar_free(gr);
 }
 
-/* intent_confidence rises with the raw score for every kind of decision,
- * stays in 0..1, and a word heard less surely never makes it surer. */
+/* intent_confidence rises with the raw score for every kind of decision
+ * and stays in 0..1; words heard less surely never make it surer. */
 static void test_calibration_monotone(void **state)
 {
     for (int kind = 0; kind < CAL_N; kind++) {
@@ -501,6 +501,8 @@ static void test_calibration_monotone(void **state)
                 double p = earshot__intent_calibrate(kind, raw, heard);
                 assert_true(p >= 0.0 && p <= 1.0);
                 assert_true(p >= last - 1e-12);
+                if (heard >= 0.25)
+                    assert_true(earshot__intent_calibrate(kind, raw, heard - 0.25) <= p + 1e-12);
                 last = p;
             }
         }
