@@ -996,10 +996,12 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
             chosen = (int)k;
     }
     int from_model = 0;
-    /* Nor when the customer negated an intent's phrase: "i don't want to
-     * cancel" is no request of any kind, whatever else its words resemble. */
-    /* Nor on a bare answer ("fine by me", "okay okay"): out of context it
-     * consents to nothing, and in context read_answer() reads it. */
+    /* No template applies: the learned back-off may decide, when it is
+     * sure enough. Not when the customer negated an intent's phrase ("i
+     * don't want to cancel" is no request of any kind, whatever else its
+     * words resemble), nor on a bare answer ("fine by me", "okay okay":
+     * out of context it consents to nothing, in context read_answer()
+     * reads it). */
 #ifdef EARSHOT_FIT_MODEL
     /* Fitting the model's calibration: it decides every utterance it can. */
     if (!s->turned && !bare_answer(s) && m->model) {
@@ -1007,17 +1009,10 @@ int earshot__matcher_analyze(earshot__matcher *m, const char *text, const double
 #else
     if (chosen < 0 && !s->turned && !bare_answer(s) && m->model) {
 #endif
-        /* No template applies: the model may, when it is sure enough. */
         for (size_t i = 0; i < s->n; i++)
             m->trust[i] = word_trust(m, s->conf[i]);
         size_t found = earshot__intent_model_classify(m->model, s->tok, s->num, m->trust, s->n,
                                                       m->post);
-        if (getenv("NB_DEBUG")) {
-            fprintf(stderr, "found %zu:", found);
-            for (size_t k = 0; k < m->n_intents; k++)
-                fprintf(stderr, " %s=%.3f/%.2f", earshot__grammar_intent(m->g, k), m->post[k], m->evidence[k]);
-            fprintf(stderr, "\n");
-        }
         /* It may only lift an intent the templates already lean to (some
          * soft word or part-phrase evidence, below the 1 that applies):
          * alone, it read "we're getting route ten back to the hotel" as
