@@ -648,9 +648,25 @@ static const char *intent_named(const earshot__matcher *m, const char *name)
     return NULL;
 }
 
+/* Off by default: the store's confirm_confidence (0.75) and the tests of
+ * "no erasure on a guess" are set on the raw scale, where a cue-only
+ * consent_no from misheard praise scores 0.68; calibrated, the dev text
+ * (where such cues are always right) gives it 0.98, and the erasure gate
+ * would pass it. Build with -DEARSHOT_CALIBRATED_CONFIDENCE=1 once
+ * confirm_confidence is moved to the calibrated scale (README
+ * "Calibrated confidence"). */
+#ifndef EARSHOT_CALIBRATED_CONFIDENCE
+#define EARSHOT_CALIBRATED_CONFIDENCE 0
+#endif
+
 static double calibrate(int kind, double raw, double heard)
 {
+#if EARSHOT_CALIBRATED_CONFIDENCE || defined(EARSHOT_FIT_CALIBRATION)
     return earshot__intent_calibrate(kind, raw, heard);
+#else
+    (void)heard;
+    return kind == CAL_GATED ? 0.5 : raw;
+#endif
 }
 
 static void set_intent(earshot_analysis *out, const char *intent, double conf)
