@@ -597,47 +597,6 @@ static void walk(scan *s, int node, size_t i, size_t j, int slot_at)
     }
 }
 
-/* Calibration: intent_confidence is the probability that the intent is
- * right. The raw scores (template evidence ev / (ev + 1), the back-off's
- * posterior, the context's fixed confidences) are not: the dev text was
- * right 100 % of the time at 0.55, and misheard speech is wrong at 0.85.
- * Each kind of decision gets its own Platt map on the logit of its raw
- * score plus the utterance's mean word posterior (1 for text):
- *     p = 1 / (1 + exp(-(a + b * logit(raw) + c * (heard - 1))))
- * with b, c >= 0, so p rises with the raw score (tests/test_intent.c
- * checks) and never with doubt. The constants were fitted once, offline,
- * by L2-penalised logistic regression on the dev text (130 rows) plus the
- * dev flite speech (130 rows): a build with -DEARSHOT_FIT_CALIBRATION
- * reports kind + raw as the confidence, `eval_intents --rows` writes them
- * with the mean word posterior, and bench/fit_calibration.py fits (README
- * "Calibrated confidence" has the commands). Template decisions: 232 rows,
- * 230 right; "other": 27 rows, 22 right; the model: 97 rows, 91 right
- * (with -DEARSHOT_FIT_MODEL, where it decides every dev row it would fire
- * on, since by itself it decides none). The context's answers (no row
- * asks a question) keep their raw confidences. A gated utterance (unclear
- * words, narrowband audio: set_other) is "other" with the fit's share of
- * gated rows that were other, shrunk toward the dev set's share of other
- * rows (1 flite row, wrong: 0.077). */
-static const double cal_a[CAL_N] = {2.442, -0.844, 0.963, 0.000, 0.000};
-static const double cal_b[CAL_N] = {2.086, 1.331, 0.284, 1.000, 0.000};
-static const double cal_c[CAL_N] = {0.065, 0.397, 0.000, 0.000, 0.000};
-static const double cal_gated = 0.077;
-
-double earshot__intent_calibrate(int kind, double raw, double heard)
-{
-#ifdef EARSHOT_FIT_CALIBRATION
-    (void)heard;
-    (void)cal_a, (void)cal_b, (void)cal_c, (void)cal_gated;
-    return kind + 0.999 * raw;
-#else
-    if (kind == CAL_GATED)
-        return cal_gated;
-    double r = raw < 1e-4 ? 1e-4 : raw > 1 - 1e-4 ? 1 - 1e-4 : raw;
-    double z = cal_a[kind] + cal_b[kind] * log(r / (1 - r)) + cal_c[kind] * (heard - 1);
-    return 1 / (1 + exp(-z));
-#endif
-}
-
 /* The grammar's name for an intent, or NULL when it has none by that
  * name (a grammar folder without consent intents, say). */
 static const char *intent_named(const earshot__matcher *m, const char *name)

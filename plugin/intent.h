@@ -43,10 +43,4 @@ void earshot__matcher_use_redactor(earshot__matcher *m, const struct earshot__re
 int earshot__attach_redactor(earshot__matcher *m, const char *dir,
                              struct earshot__redactor **out, char *err, size_t errlen);
 
-/* The calibration map (intent.c): the probability that an intent of this
- * kind of decision is right, from its raw score (0..1) and the
- * utterance's mean word posterior (1 for text). Rises with raw. */
-enum { CAL_TEMPLATE, CAL_OTHER, CAL_MODEL, CAL_CONTEXT, CAL_GATED, CAL_N };
-double earshot__intent_calibrate(int kind, double raw, double heard);
-
 #endif

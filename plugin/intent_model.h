@@ -34,4 +34,10 @@ size_t earshot__intent_model_classify(const earshot__intent_model *m, const int 
 double earshot__intent_model_train_seconds(const earshot__intent_model *m);
 size_t earshot__intent_model_n_sequences(const earshot__intent_model *m);
 
+/* The calibration map (intent_model.c, applied by intent.c): the probability that an intent of this
+ * kind of decision is right, from its raw score (0..1) and the
+ * utterance's mean word posterior (1 for text). Rises with raw. */
+enum { CAL_TEMPLATE, CAL_OTHER, CAL_MODEL, CAL_CONTEXT, CAL_GATED, CAL_N };
+double earshot__intent_calibrate(int kind, double raw, double heard);
+
 #endif
