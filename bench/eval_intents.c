@@ -298,10 +298,17 @@ int main(int argc, char **argv)
             printf("analyze: %ld utterances in %.3f s CPU: %.0f utterances/s on one core\n",
                    speed, s, (double)speed / s);
         } else {
+            FILE *tro = rows_out ? fopen(rows_out, "w") : NULL;
             for (size_t i = 0; i < n; i++) {
                 earshot_intents_analyze(g, rows[i].text, &a);
                 score_row(&st, &rows[i], rows[i].text, &a, verbose);
+                /* Text has no recogniser: word posterior 1, quality "text". */
+                if (tro)
+                    fprintf(tro, "%s\t%s\t%s\t%.3f\t1.000\ttext\n", rows[i].id, rows[i].intent,
+                            a.intent, a.confidence);
             }
+            if (tro)
+                fclose(tro);
             report(&st, "text path");
         }
         earshot_intents_close(g);
