@@ -19,7 +19,7 @@
 #   FIELD_ROWS=N    every N-th dev row for the field set (default 5: 26 rows)
 #   FIELD_DIR=DIR   use an already synthesised field set instead (e.g.
 #                   /work/field/sub); FLITE_DIR=DIR the same for synth.sh
-#   FLITE_ROWS=N    every N-th row of the flite set (default 1: all 130)
+#   FLITE_ROWS=N    every N-th row of the flite set (default 5: 26 of 130)
 #   FIELD_FE=0      skip the front-end comparison
 #   WEBRTC_ARGS     options for webrtc_fe (default: its own, NS moderate,
 #                   adaptive digital AGC to -3 dBFS, high-pass)
@@ -34,7 +34,7 @@ DEV=$here/../shared/eval/dev
 TSV=$DEV/utterances.tsv
 TIME=/usr/bin/time
 ROWS=${FIELD_ROWS:-5}
-FROWS=${FLITE_ROWS:-1}
+FROWS=${FLITE_ROWS:-5}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 echo
