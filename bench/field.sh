@@ -20,7 +20,8 @@
 #   FIELD_DIR=DIR   use an already synthesised field set instead (e.g.
 #                   /work/field/sub); FLITE_DIR=DIR the same for synth.sh
 #   FLITE_ROWS=N    every N-th row of the flite set (default 5: 26 of 130)
-#   FIELD_FE=0      skip the front-end comparison
+#   FIELD_FE=0      skip the front-end comparison; FIELD_FE=only: that
+#                   comparison alone
 #   WEBRTC_ARGS     options for webrtc_fe (default: its own, NS moderate,
 #                   adaptive digital AGC to -3 dBFS, high-pass)
 # Missing synthesis packages skip the field set with one line; never fails.
@@ -39,6 +40,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 echo
 echo "== Field set: Earshot against pocketsphinx_continuous, per condition"
+[ "${FIELD_FE:-1}" = only ] && echo "(FIELD_FE=only: the front-end comparison alone)"
 [ -r "$TSV" ] || { echo "field: no $TSV; skipped"; exit 0; }
 command -v pocketsphinx_continuous >/dev/null || { echo "field: pocketsphinx_continuous missing (make deps); skipped"; exit 0; }
 [ -x $TIME ] || { echo "field: /usr/bin/time missing (Debian package time); skipped"; exit 0; }
@@ -119,8 +121,9 @@ misses() {
 }
 
 row_fmt='%-8s %-9s %4s %6s %6s %6s %6s %6s %7s %4s %9s %6s %7s  %s\n'
-printf "$row_fmt" condition system n WER intent prec score ECE unclear nb "erase(rv)" RTF "RSS MB" "goals missed (Earshot)"
+[ "${FIELD_FE:-1}" = only ] || printf "$row_fmt" condition system n WER intent prec score ECE unclear nb "erase(rv)" RTF "RSS MB" "goals missed (Earshot)"
 for c in "${conds[@]}"; do
+  [ "${FIELD_FE:-1}" = only ] && break
   IFS=: read -r name dir suf stride <<<"$c"
   subset "$name" "$dir" "$suf" "$stride"
   n=$(($(wc -l <"$tmp/$name.tsv") - 1))
@@ -158,7 +161,7 @@ for c in "${conds[@]}"; do
   done
   echo "$audio" >"$tmp/$name.audio"
 done
-cat <<NOTE
+[ "${FIELD_FE:-1}" = only ] || cat <<NOTE
    goals (issues 11, 12): quiet other voices (clean) intent >= 0.90 and WER <= 0.20; babble >= 0.70;
    reverb >= 0.75; far >= 0.80; music >= 0.70; phone >= 0.60 or narrowband on every utterance;
    flite speech >= 0.92; precision >= 0.90, ECE <= 0.05 and zero erasures in every condition.
@@ -167,7 +170,8 @@ cat <<NOTE
    consent_no given to another intent, sure enough for the store to erase (review below that);
    RTF: CPU s / audio s without model loads (Earshot $(printf %.2f "$eload") s once a condition,
    pocketsphinx_continuous $(printf %.2f "$pload") s once a file); RSS: peak of any one process.
-   Field rows: every ${ROWS}th dev row (FIELD_ROWS) unless FIELD_DIR was given: ${FIELD_DIR:-synthesised}.
+   Rows: field set every ${ROWS}th dev row (FIELD_ROWS) unless FIELD_DIR was given (${FIELD_DIR:-synthesised});
+   flite set every ${FROWS}th row (FLITE_ROWS) of ${FLITE_DIR:-synth.sh}.
 NOTE
 
 [ "${FIELD_FE:-1}" = 0 ] && exit 0
@@ -184,9 +188,14 @@ cell() { printf '%.2f %.2f %.2f' "$(kv "$1" intent)" "$(kv "$1" wer)" "$(kv "$1"
 : >"$tmp/wt"
 for c in "${conds[@]}"; do
   IFS=: read -r name dir suf stride <<<"$c"
-  [ -s "$tmp/$name.es" ] || continue
-  n=$(kv "$tmp/$name.es" n)
   sargs=(); [ -n "$suf" ] && sargs=(--suffix "$suf")
+  if [ ! -s "$tmp/$name.es" ]; then  # FIELD_FE=only: "off" measured here
+    subset "$name" "$dir" "$suf" "$stride"
+    [ "$(wc -l <"$tmp/$name.tsv")" -gt 1 ] || continue
+    $EV --summary "${sargs[@]}" --wav "$dir" "$tmp/$name.tsv" 2>/dev/null | grep '^summary' >"$tmp/$name.es"
+    awk -v d="$dir" -v s="$suf" -F'\t' 'NR > 1 {print d "/" $1 s ".wav"}' "$tmp/$name.tsv" | xargs soxi -D | paste -sd+ | bc -l >"$tmp/$name.audio"
+  fi
+  n=$(kv "$tmp/$name.es" n)
   for fe in on agc; do
     $EV --summary --frontend $fe "${sargs[@]}" --wav "$dir" "$tmp/$name.tsv" 2>/dev/null | grep '^summary' >"$tmp/$name.$fe"
   done
