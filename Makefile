@@ -111,13 +111,23 @@ $(B)/bench/latency: $(B)/bench/latency.o $(B)/libearshot.a
 $(B)/bench/report_bench: $(B)/bench/report_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench $(B)/bench/report_bench $(B)/bench/latency
+# webrtc-audio-processing, measured against the speexdsp front end by
+# bench/field.sh: a bench tool only, never linked into libearshot, built
+# when pkg-config finds the library (Debian libwebrtc-audio-processing-dev).
+WEBRTC_FE := $(if $(shell pkg-config --exists webrtc-audio-processing && echo y),$(B)/bench/webrtc_fe)
+$(B)/bench/webrtc_fe: bench/webrtc_fe.cc Makefile
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++11 $(OPT) -Wall -Wextra $(SANFLAGS) $(patsubst -I%,-isystem %,$(shell pkg-config --cflags webrtc-audio-processing sndfile)) \
+	  $< -o $@ $(LDFLAGS) $(shell pkg-config --libs webrtc-audio-processing sndfile)
+
+bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench $(B)/bench/report_bench $(B)/bench/latency $(WEBRTC_FE)
 	bash bench/transcribe.sh $(B)
 	bash bench/intent.sh $(B)
 	bash bench/store.sh $(B)
 	bash bench/listen.sh $(B)
 	bash bench/latency.sh $(B)
 	bash bench/report.sh $(B)
+	bash bench/field.sh $(B)
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.

@@ -212,12 +212,57 @@ static int on_utt(const earshot_utterance *u, void *user)
     return 0;
 }
 
+/* --summary: one machine-readable line for bench/field.sh, and the
+ * figures the report above does not give: audio-quality verdicts and the
+ * erasures a misheard utterance would cause. An erasure is a forget_me or
+ * consent_no given to an utterance that was something else, sure enough
+ * by the store's own rule (earshot_store_config confirm_confidence and
+ * confirm_word_confidence) to be carried out; below it, a review. A
+ * consent_no counts even though it erases only when it revokes consent
+ * given: the worst case, a --consent granted session. */
+typedef struct field_tally {
+    size_t unclear, narrowband, erase, review;
+} field_tally;
+
+static void tally_row(field_tally *t, const row *r, const char *got, double conf,
+                      double word_conf, int quality)
+{
+    static earshot_store_config sc;
+    if (!sc.confirm_confidence)
+        sc = earshot_store_config_default();
+    t->unclear += quality == EARSHOT_QUALITY_UNCLEAR;
+    t->narrowband += quality == EARSHOT_QUALITY_NARROWBAND;
+    if ((!strcmp(got, "forget_me") || !strcmp(got, "consent_no")) && strcmp(got, r->intent)) {
+        if (conf >= sc.confirm_confidence && word_conf >= sc.confirm_word_confidence)
+            t->erase++;
+        else
+            t->review++;
+    }
+}
+
+static void summary_line(const stats *st, const field_tally *t)
+{
+    double ece = 0;
+    for (int b = 0; b < N_BINS; b++)
+        if (st->bin_n[b])
+            ece += fabs((double)st->bin_ok[b] - st->bin_conf[b]) / (double)st->n;
+    double n = st->n ? (double)st->n : 1;
+    printf("summary n=%zu intent=%.3f specific=%zu precision=%.3f score_n=%zu score=%.3f "
+           "ece=%.3f wer=%.3f unclear=%.3f narrowband=%zu erase=%zu review=%zu\n",
+           st->n, st->intent_ok / n, st->specific,
+           st->specific ? (double)st->specific_ok / (double)st->specific : 1.0, st->score_n,
+           st->score_n ? (double)st->score_ok / (double)st->score_n : 1.0, ece,
+           st->wer_words ? (double)st->wer_err / (double)st->wer_words : 0.0, t->unclear / n,
+           t->narrowband, t->erase, t->review);
+}
+
 int main(int argc, char **argv)
 {
     const char *grammar = NULL, *wav = NULL, *tsv = NULL;
     const char *suffix = "", *rows_out = NULL, *decoder = NULL, *mllr = NULL,
                *pron = NULL;
-    int verbose = 0;
+    int verbose = 0, summary = 0;
+    field_tally tally = {0};
     long speed = 0;
     double weight = -1, floor = -1, unclear = -1, band_fill = -1;
     int vocab = -1, frontend = -1, noise_db = 0;
@@ -262,6 +307,8 @@ int main(int argc, char **argv)
             pron = argv[++i];
         else if (!strcmp(argv[i], "--verbose"))
             verbose = 1;
+        else if (!strcmp(argv[i], "--summary"))
+            summary = 1;
         else
             tsv = argv[i];
     }
@@ -275,7 +322,8 @@ int main(int argc, char **argv)
                         "      addendum (default: the grammar folder's; '' for none)\n"
                         "  --suffix S: speech files are DIR/<id>S.wav (the field set's _babble, ...)\n"
                         "  --rows: one line per row: id, want, got, intent confidence,\n"
-                        "          mean word posterior, audio quality\n");
+                        "          mean word posterior, audio quality (text path: 1, text)\n"
+                        "  --summary: also one line of key=value figures for scripts\n");
         return 2;
     }
     row *rows;
@@ -298,18 +346,20 @@ int main(int argc, char **argv)
             printf("analyze: %ld utterances in %.3f s CPU: %.0f utterances/s on one core\n",
                    speed, s, (double)speed / s);
         } else {
-            FILE *tro = rows_out ? fopen(rows_out, "w") : NULL;
+            FILE *ro = rows_out ? fopen(rows_out, "w") : NULL;
             for (size_t i = 0; i < n; i++) {
                 earshot_intents_analyze(g, rows[i].text, &a);
                 score_row(&st, &rows[i], rows[i].text, &a, verbose);
-                /* Text has no recogniser: word posterior 1, quality "text". */
-                if (tro)
-                    fprintf(tro, "%s\t%s\t%s\t%.3f\t1.000\ttext\n", rows[i].id, rows[i].intent,
-                            a.intent, a.confidence);
+                tally_row(&tally, &rows[i], a.intent, a.confidence, 1.0, EARSHOT_QUALITY_OK);
+                if (ro)
+                    fprintf(ro, "%s\t%s\t%s\t%.3f\t1.000\ttext\n", rows[i].id,
+                            rows[i].intent, a.intent, a.confidence);
             }
-            if (tro)
-                fclose(tro);
+            if (ro)
+                fclose(ro);
             report(&st, "text path");
+            if (summary)
+                summary_line(&st, &tally);
         }
         earshot_intents_close(g);
         free(rows);
@@ -370,6 +420,8 @@ int main(int argc, char **argv)
         if (verbose && err)
             printf("%s heard \"%s\" (%ld word errors)\n", rows[i].id, c.text, err);
         score_row(&st, &rows[i], c.text, &c.a, verbose);
+        tally_row(&tally, &rows[i], c.a.intent, c.a.confidence, c.have ? c.word_conf : 0.0,
+                  c.have ? c.quality : -1);
         if (ro)
             fprintf(ro, "%s\t%s\t%s\t%.3f\t%.3f\t%s\n", rows[i].id, rows[i].intent, c.a.intent,
                     c.a.confidence, c.have ? c.word_conf : 0.0,
@@ -378,6 +430,8 @@ int main(int argc, char **argv)
     if (ro)
         fclose(ro);
     report(&st, "speech path");
+    if (summary)
+        summary_line(&st, &tally);
     earshot_close(e);
     free(rows);
     return 0;
