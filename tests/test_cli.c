@@ -814,5 +814,8 @@ int main(void)
         cmocka_unit_test(test_listen_ask_rating),
         cmocka_unit_test(test_listen_device_vanishes),
     };
+    /* EARSHOT_TEST_ONLY=test_listen* runs a subset (cmocka's pattern). */
+    if (getenv("EARSHOT_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("EARSHOT_TEST_ONLY"));
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
