@@ -108,6 +108,9 @@ $(B)/bench/listen_bench: $(B)/bench/listen_bench.o $(B)/libearshot.a
 $(B)/bench/report_bench: $(B)/bench/report_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/bench/answer_search: $(B)/bench/answer_search.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/bench/listen_bench $(B)/bench/report_bench
 	bash bench/transcribe.sh $(B)
 	bash bench/intent.sh $(B)

@@ -578,7 +578,9 @@ typedef enum earshot_event_kind {
     /* message: the question to put to them before erasing anything
      * ("Shall I delete everything you said today?"), after a forget_me or
      * a consent_no that would revoke consent; their yes erases, their no
-     * (or silence) keeps everything. */
+     * keeps everything; no clear answer (silence for answer_timeout, or an
+     * answer not caught twice) keeps everything and records a request to
+     * review (earshot_store_review). */
     EARSHOT_EVENT_CONFIRM_PROMPT,
     /* message: the rating question (lcfg.ask_rating), put once per
      * consenting session; the answer is read in the rating context. */
@@ -629,7 +631,7 @@ typedef struct earshot_listen_config {
     const char *rating_prompt;
     const char *channel;     /* this kiosk's name in the database; "kiosk" */
     double session_silence;  /* seconds of silence that end a session; 20 */
-    double answer_timeout;   /* seconds to wait for a consent answer; 15 */
+    double answer_timeout;   /* seconds to wait for an answer to its questions; 15 */
     double max_seconds;      /* stop after this much audio; 0: until stopped */
     double ring_seconds;     /* capture buffer, seconds at 48 kHz; 10 */
     int quiet;               /* hide the sound system's stderr chatter; 1 */
