@@ -203,6 +203,7 @@ typedef struct open_ctx {
     const char *question;
     char got[16];
     char text[512];
+    int quality; /* of the utterance that answered */
 } open_ctx;
 
 static int on_open(const earshot_utterance *u, void *user)
@@ -211,6 +212,7 @@ static int on_open(const earshot_utterance *u, void *user)
     if (strcmp(c->got, "none"))
         return 0;
     reading(u->analysis, c->question, c->got, sizeof c->got);
+    c->quality = u->quality;
     size_t l = strlen(c->text);
     snprintf(c->text + l, sizeof c->text - l, "%s%s", l ? " / " : "", u->text);
     return 0;
@@ -284,8 +286,12 @@ static void decode(ps_decoder_t *ps, const char *search, const int16_t *pcm, siz
 
 /* ------------------------------------------------------------------ */
 
-enum { OPEN, JSGF, KWS, ARMS };
-static const char *const arm_names[ARMS] = {"open", "jsgf", "kws"};
+/* open_ok: the open search's answer only from an utterance judged ok (not
+ * noisy, too quiet, ...); agree: an answer only when open and jsgf give
+ * the same one. Both come from the decodes above, no extra search. */
+enum { OPEN, JSGF, KWS, OPEN_OK, AGREE, ARMS };
+static const char *const arm_names[ARMS] = {"open", "jsgf", "kws", "open, ok audio only",
+                                            "open = jsgf"};
 static const char *const conds[] = {"", "_babble", "_music"};
 static const char *const cond_names[] = {"clean", "babble 10 dB", "music 10 dB"};
 
@@ -413,12 +419,17 @@ int main(int argc, char **argv)
             /* open */
             snprintf(oc.got, sizeof oc.got, "none");
             oc.text[0] = '\0';
+            oc.quality = EARSHOT_QUALITY_OK;
             oc.question = it->question;
             earshot_set_question(e, question_of(it->question));
             earshot_feed(e, pcm, n);
             earshot_flush(e);
             snprintf(got[OPEN], sizeof got[OPEN], "%s", oc.got);
-            snprintf(words[OPEN], sizeof words[OPEN], "%s", oc.text);
+            snprintf(words[OPEN], sizeof words[OPEN], "%s {%s}", oc.text,
+                     strcmp(oc.got, "none") ? earshot_quality_name(oc.quality) : "-");
+            snprintf(got[OPEN_OK], sizeof got[OPEN_OK], "%s",
+                     oc.quality == EARSHOT_QUALITY_OK ? oc.got : "none");
+            words[OPEN_OK][0] = words[AGREE][0] = '\0';
             /* constrained */
             for (int arm = JSGF; arm <= KWS; arm++) {
                 char search[32];
@@ -447,6 +458,8 @@ int main(int argc, char **argv)
                     snprintf(got[arm], sizeof got[arm], "none");
             }
             free(pcm);
+            snprintf(got[AGREE], sizeof got[AGREE], "%s",
+                     !strcmp(got[OPEN], got[JSGF]) ? got[OPEN] : "none");
             for (int arm = 0; arm < ARMS; arm++) {
                 tally *x = &t[c][qi][arm];
                 if (noise) {
