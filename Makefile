@@ -111,6 +111,9 @@ $(B)/bench/latency: $(B)/bench/latency.o $(B)/libearshot.a
 $(B)/bench/report_bench: $(B)/bench/report_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/bench/answer_search: $(B)/bench/answer_search.o $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # webrtc-audio-processing, measured against the speexdsp front end by
 # bench/field.sh: a bench tool only, never linked into libearshot, built
 # when pkg-config finds the library (Debian libwebrtc-audio-processing-dev).

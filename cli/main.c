@@ -1163,7 +1163,7 @@ static const char *const listen_usage =
     "                      [--buffer S] [--grammar DIR] [--model DIR] [--retain-days N]\n"
     "                      [--model-vocab full|N]\n"
     "                      [--frontend off|on|agc] [--partial] [--mllr FILE]\n"
-    "                      [--pronunciations FILE]\n"
+    "                      [--pronunciations FILE] [--ask-rating]\n"
     "\n"
     "Listens to a capture device and prints each utterance as it is recognised,\n"
     "always redacted (\"call me on [PHONE]\"), with or without --db.\n"
@@ -1173,6 +1173,10 @@ static const char *const listen_usage =
     "(printed, and spoken by --say-cmd, e.g. \"espeak-ng\") and only a spoken yes\n"
     "starts storing; no, or no answer within --answer-timeout seconds (15),\n"
     "keeps nothing; \"forget me\" erases the session at any time.\n"
+    "An answer the listener did not catch (unclear words, noise) is asked for\n"
+    "once more (\"Sorry, I didn't catch that. ...\"), then taken as no answer.\n"
+    "--ask-rating asks the NPS question (0-10) once per consenting session,\n"
+    "after the first complaint or praise, or when the session falls silent.\n"
     "Ctrl-C finishes the utterance in flight, stores it if consented and exits;\n"
     "a second Ctrl-C exits at once (the database stays consistent).\n"
     "--partial also prints the words heard so far while someone speaks,\n"
@@ -1235,12 +1239,14 @@ static void on_event(const earshot_event *ev, void *user)
         break;
     case EARSHOT_EVENT_CONSENT_PROMPT:
     case EARSHOT_EVENT_CONFIRM_PROMPT:
+    case EARSHOT_EVENT_RATING_PROMPT:
         if (c->json) {
             printf("{\"session\":%lld,\"event\":\"%s\",\"prompt\":", (long long)ev->session,
-                   ev->kind == EARSHOT_EVENT_CONSENT_PROMPT ? "consent_prompt"
-                                                            : "confirm_prompt");
+                   ev->kind == EARSHOT_EVENT_CONSENT_PROMPT   ? "consent_prompt"
+                   : ev->kind == EARSHOT_EVENT_CONFIRM_PROMPT ? "confirm_prompt"
+                                                              : "rating_prompt");
             json_str(stdout, ev->message);
-            puts("}");
+            printf(",\"repeat\":%s}\n", ev->repeat ? "true" : "false");
         } else {
             printf("[%lld] asking: %s\n", (long long)ev->session, ev->message);
         }
@@ -1302,6 +1308,8 @@ static int cmd_listen(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             ctx.json = 1;
+        } else if (!strcmp(a, "--ask-rating")) {
+            lcfg.ask_rating = 1;
         } else if (!strcmp(a, "--verbose")) {
             rcfg.verbose = 1;
             lcfg.quiet = 0;

@@ -593,6 +593,11 @@ typedef enum earshot_heard {
  * or another error. */
 int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
                             const int16_t *pcm, size_t n_samples, earshot_heard *what);
+/* Records a request to review on a session (reviews table): an erasure
+ * u asked for (its analysis's intent and confidence, u->confidence for the
+ * words) that is not carried out, for a person to act on. The listener
+ * uses it when a spoken confirmation never came clearly. */
+int earshot_store_review(earshot_store *s, int64_t session, const earshot_utterance *u);
 /* Writes queued utterances now. EARSHOT_OK once the queue is empty. */
 int earshot_store_retry(earshot_store *s);
 size_t earshot_store_queued(const earshot_store *s);
@@ -663,8 +668,13 @@ typedef enum earshot_event_kind {
     /* message: the question to put to them before erasing anything
      * ("Shall I delete everything you said today?"), after a forget_me or
      * a consent_no that would revoke consent; their yes erases, their no
-     * (or silence) keeps everything. */
-    EARSHOT_EVENT_CONFIRM_PROMPT
+     * keeps everything; no clear answer (silence for answer_timeout, or an
+     * answer not caught twice) keeps everything and records a request to
+     * review (earshot_store_review). */
+    EARSHOT_EVENT_CONFIRM_PROMPT,
+    /* message: the rating question (lcfg.ask_rating), put once per
+     * consenting session; the answer is read in the rating context. */
+    EARSHOT_EVENT_RATING_PROMPT
 } earshot_event_kind;
 
 typedef struct earshot_event {
@@ -674,6 +684,11 @@ typedef struct earshot_event {
     earshot_heard heard;                 /* what storage did with it */
     const char *message;
     double at;                           /* audio seconds captured when this was sent */
+    /* The prompts (CONSENT_, CONFIRM_, RATING_PROMPT): the question asked,
+     * and 1 when it is asked a second time because the answer was not
+     * caught (the message then starts with lcfg.reask_prompt). */
+    earshot_question question;
+    int repeat;
 } earshot_event;
 /* Valid during the call only. */
 typedef void (*earshot_event_fn)(const earshot_event *ev, void *user);
@@ -686,9 +701,29 @@ typedef struct earshot_listen_config {
     /* Asked before an erasure (EARSHOT_EVENT_CONFIRM_PROMPT); "Shall I
      * delete everything you said today? Say yes or no." */
     const char *confirm_prompt;
+    /* An answer counts only from audio judged EARSHOT_QUALITY_OK (in noise
+     * the open search made a "yeah" out of the radio alone in 8 of 12
+     * clips, all judged noisy; README "Answers in noise"). An answer not
+     * caught (any other verdict, or sound the recogniser found no words
+     * in) makes the listener ask once more, this sentence before the
+     * question: "Sorry, I didn't catch that." A second answer
+     * not caught counts as no answer: no consent (nothing kept, the session
+     * ends), no erasure (a request to review is recorded instead), no
+     * rating. "" asks again with the question alone. */
+    const char *reask_prompt;
+    /* 1: put the NPS question (rating_prompt: "On a scale from zero to
+     * ten, how likely are you to recommend us to a friend?") once per
+     * consenting session, right after the customer's first complaint or
+     * praise, or else when the session falls silent (session_silence; the
+     * session then waits answer_timeout for the answer before it ends).
+     * The answer is read in the rating context ("a solid eight" is nps 8)
+     * and stored like any utterance. Default 0. Without a store every
+     * session counts as consenting (nothing is kept). */
+    int ask_rating;
+    const char *rating_prompt;
     const char *channel;     /* this kiosk's name in the database; "kiosk" */
     double session_silence;  /* seconds of silence that end a session; 20 */
-    double answer_timeout;   /* seconds to wait for a consent answer; 15 */
+    double answer_timeout;   /* seconds to wait for an answer to its questions; 15 */
     double max_seconds;      /* stop after this much audio; 0: until stopped */
     double ring_seconds;     /* capture buffer, seconds at 48 kHz; 10 */
     int quiet;               /* hide the sound system's stderr chatter; 1 */

@@ -1110,6 +1110,13 @@ static int record_review(earshot_store *s, int64_t session, const earshot_uttera
     return EARSHOT_OK;
 }
 
+int earshot_store_review(earshot_store *s, int64_t session, const earshot_utterance *u)
+{
+    if (!s || !s->db || !u || !u->analysis || !u->analysis->intent)
+        return EARSHOT_MISUSE;
+    return record_review(s, session, u);
+}
+
 int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
                             const int16_t *pcm, size_t n_samples, earshot_heard *what)
 {

@@ -615,6 +615,181 @@ static void test_listen(void **state)
     run_free(&r);
 }
 
+/* A session for the listener, spoken by flite (slt) with a room's noise
+ * floor between the parts, as tests/make_data.sh makes them. A part is a
+ * sentence, or "@noise" (1.5 s of pink noise, no speech: a bag rustling,
+ * a door) or "@mumble" (a sentence played backwards: speech-like sound
+ * with no words in it). Parts are separated by '|'. */
+static void make_session(const char *wav, const char *parts)
+{
+    char script[600], cmd[4000];
+    snprintf(script, sizeof script, "%s/session.sh", tmpdir);
+    FILE *f = fopen(script, "w");
+    assert_non_null(f);
+    fputs("set -e; out=$1; d=$(mktemp -d); IFS='|'; set -- $2; i=0\n"
+          "sox -R -n -r 16000 -c 1 -b 16 $d/room.wav synth 1.5 whitenoise vol 0.003\n"
+          "parts=$d/room.wav\n"
+          "for t in \"$@\"; do i=$((i + 1))\n"
+          "  case $t in\n"
+          "  @noise) sox -R -n -r 16000 -c 1 -b 16 $d/p$i.wav synth 1.5 pinknoise vol 0.3 ;;\n"
+          "  @mumble) flite -voice slt -t 'i think that would be fine yes' -o $d/r$i.wav"
+          " </dev/null; sox $d/r$i.wav -r 16000 -c 1 -b 16 $d/p$i.wav reverse ;;\n"
+          "  *) flite -voice slt -t \"$t\" -o $d/r$i.wav </dev/null;"
+          " sox $d/r$i.wav -r 16000 -c 1 -b 16 $d/p$i.wav ;;\n"
+          "  esac\n"
+          "  parts=\"$parts|$d/p$i.wav|$d/room.wav\"\n"
+          "done\n"
+          "set -- $parts; sox \"$@\" \"$out\"; rm -rf $d\n",
+          f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "sh '%s' '%s' '%s'", script, wav, parts);
+    assert_int_equal(system(cmd), 0);
+}
+
+static long long db_scalar(const char *db, const char *sql)
+{
+    char cmd[1200], out[600];
+    snprintf(out, sizeof out, "%s/count", tmpdir);
+    snprintf(cmd, sizeof cmd, "sqlite3 '%s' \"%s\" > '%s'", db, sql, out);
+    if (system(cmd) != 0)
+        return -1;
+    char *s = slurp(out);
+    long long n = atoll(s);
+    free(s);
+    return n;
+}
+
+#define REASK "Sorry, I didn't catch that. "
+
+/* Issue 11: an answer the listener did not catch is asked for once more,
+ * and a second one counts as no answer. */
+static void test_listen_reask(void **state)
+{
+    char env[800], wav[600], db[600];
+    snprintf(db, sizeof db, "%s/reask.db", tmpdir);
+    snprintf(wav, sizeof wav, "%s/reask.wav", tmpdir);
+    unlink(db);
+
+    /* Noise where the consent answer should be: asked again, once; the
+     * clear yes after that is taken, and the complaint is kept. */
+    make_session(wav, "hello there|@noise|yes you can record me|"
+                      "the checkout queue was far too long today");
+    make_device(wav, 16000, env, sizeof env);
+    putenv(env);
+    run_result r = run("listen --json --device filein --db '%s' --buffer 60 --max-seconds 16", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "\"event\":\"consent_prompt\""), 2);
+    assert_int_equal(count_of(r.out, "\"prompt\":\"" REASK "Hello! May we keep"), 1);
+    assert_int_equal(count_of(r.out, "\"repeat\":true"), 1);
+    assert_int_equal(count_of(r.out, "\"storage\":\"consented\""), 1);
+    assert_int_equal(count_of(r.out, "\"storage\":\"stored\""), 1);
+    run_free(&r);
+    assert_int_equal(db_count(db, ""), 1);
+
+    /* A mumble, then noise: asked again once, then no consent; nothing is
+     * kept and the session ends there. */
+    make_session(wav, "hello there|@mumble|@noise");
+    make_device(wav, 16000, env, sizeof env);
+    r = run("listen --device filein --db '%s' --buffer 60 --max-seconds 14", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "asking: Hello! May we keep"), 1);
+    assert_int_equal(count_of(r.out, "asking: " REASK "Hello! May we keep"), 1);
+    assert_non_null(strstr(r.out, "session ended: no clear answer to the consent question: "
+                                  "nothing kept"));
+    assert_null(strstr(r.out, "(consent given)"));
+    assert_null(strstr(r.out, "(stored)"));
+    run_free(&r);
+    assert_int_equal(db_count(db, ""), 1);
+    assert_int_equal(db_scalar(db, "SELECT count(*) FROM consents"), 1);
+
+    /* "Shall I delete everything?" answered by a mumble and then noise:
+     * asked again once, nothing erased, a request to review recorded. */
+    make_session(wav, "yes you can record me|the checkout queue was far too long today|"
+                      "please delete everything i just said|@mumble|@noise");
+    make_device(wav, 16000, env, sizeof env);
+    r = run("listen --device filein --db '%s' --buffer 60 --max-seconds 22", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "asking: Shall I delete everything"), 1);
+    assert_int_equal(count_of(r.out, "asking: " REASK "Shall I delete everything"), 1);
+    assert_null(strstr(r.out, "(session erased)"));
+    assert_non_null(strstr(r.err, "not erased, marked for review"));
+    run_free(&r);
+    assert_int_equal(db_count(db, ""), 2);
+    assert_int_equal(db_scalar(db, "SELECT count(*) FROM reviews WHERE intent = 'forget_me'"), 1);
+}
+
+/* Issue 12: the rating question, once per consenting session, after the
+ * first complaint; "eight" is then nps 8. */
+static void test_listen_ask_rating(void **state)
+{
+    char env[800], wav[600], db[600];
+    snprintf(db, sizeof db, "%s/rating.db", tmpdir);
+    snprintf(wav, sizeof wav, "%s/rating.wav", tmpdir);
+    unlink(db);
+
+    make_session(wav, "hello there|yes you can record me|"
+                      "the checkout queue was far too long today|eight|"
+                      "the checkout queue was far too long today");
+    make_device(wav, 16000, env, sizeof env);
+    putenv(env);
+    run_result r = run("listen --json --ask-rating --device filein --db '%s' --buffer 60 "
+                       "--max-seconds 22", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    /* Asked once, right after the first complaint, though a second one
+     * follows. */
+    assert_int_equal(count_of(r.out, "\"event\":\"rating_prompt\",\"prompt\":\"On a scale from "
+                                     "zero to ten, how likely are you to recommend us to a "
+                                     "friend?\""), 1);
+    const char *complaint = strstr(r.out, "\"intent\":\"complaint\"");
+    const char *asked = strstr(r.out, "\"event\":\"rating_prompt\"");
+    const char *eight = strstr(r.out, "\"text\":\"eight\"");
+    assert_non_null(complaint);
+    assert_non_null(eight);
+    assert_true(complaint < asked && asked < eight);
+    assert_int_equal(count_of(r.out, "\"intent\":\"complaint\""), 2);
+    run_free(&r);
+    assert_int_equal(db_count(db, "WHERE intent = 'nps' AND json_extract(slots, '$.score') = 8"),
+                     1);
+    assert_int_equal(db_count(db, ""), 3);
+
+    /* Without --ask-rating the same session is never asked. */
+    unlink(db);
+    r = run("listen --json --device filein --db '%s' --buffer 60 --max-seconds 22", db);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "\"storage\":\"stored\""), 3);
+    assert_null(strstr(r.out, "rating_prompt"));
+    run_free(&r);
+
+    /* A customer who says no is never asked. */
+    snprintf(wav, sizeof wav, "%s/consent-no.wav", td());
+    make_device(wav, 16000, env, sizeof env);
+    r = run("listen --ask-rating --device filein --db '%s' --buffer 60 --max-seconds 16", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "(consent refused)"));
+    assert_null(strstr(r.out, "On a scale"));
+    run_free(&r);
+
+    /* No complaint or praise: asked when the session falls silent, which
+     * then waits --answer-timeout for the answer before it ends. */
+    snprintf(wav, sizeof wav, "%s/rating.wav", tmpdir);
+    make_session(wav, "hello there|yes you can record me|what time do you open on sunday");
+    make_device(wav, 16000, env, sizeof env);
+    r = run("listen --ask-rating --device filein --db '%s' --buffer 60 --max-seconds 20 "
+            "--session-silence 3 --answer-timeout 4", db);
+    print_message("%s%s", r.out, r.err);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(count_of(r.out, "asking: On a scale from zero to ten"), 1);
+    const char *q = strstr(r.out, "asking: On a scale");
+    assert_non_null(q);
+    assert_non_null(strstr(q, "session ended: silence"));
+    run_free(&r);
+}
+
 /* The device vanishing mid-stream, for real: PortAudio captures from a
  * JACK server (dummy driver, paced in real time), sndfile-jackplay plays
  * four sentences into it, then the server is killed. The listener must
@@ -839,9 +1014,14 @@ int main(void)
         cmocka_unit_test(test_store_commands),
         cmocka_unit_test(test_stdout_redacted),
         cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_listen_reask),
+        cmocka_unit_test(test_listen_ask_rating),
         cmocka_unit_test(test_listen_device_vanishes),
         cmocka_unit_test(test_adapt),
         cmocka_unit_test(test_pronunciations),
     };
+    /* EARSHOT_TEST_ONLY=test_listen* runs a subset (cmocka's pattern). */
+    if (getenv("EARSHOT_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("EARSHOT_TEST_ONLY"));
     return cmocka_run_group_tests_name("cli", tests, setup, teardown);
 }
