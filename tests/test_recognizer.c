@@ -515,7 +515,8 @@ static void test_partial_redaction(void **state)
         {"my phone number is oh seven seven double oh nine double oh one two three",
          "my phone number is [PHONE]"},
         {"four five three nine", "[NUMBER]"},
-        {"my card is four five three nine and one four", "my card is [CARD] and [NUMBER]"},
+        /* the structural redactor joins the groups into one number */
+        {"my card is four five three nine and one four", "my card is [CARD]"},
         {"john dot smith at example", "[EMAIL]"},
         {"my name is john", "my name is [NAME]"},
         /* the first pass's "my phone number is a seven seven double ..." */
