@@ -151,6 +151,7 @@ fuzz:
 
 demo:
 	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
+	  && test -x /usr/lib/sphinxtrain/bw \
 	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium; do \
 	        command -v $$c >/dev/null || exit 1; done) \
 	  || bash .ci/install-deps
