@@ -37,7 +37,7 @@ LIBS    := $(PKG_LIBS) -lm
 
 LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h)
+HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 
 TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
@@ -64,8 +64,25 @@ $(B)/libearshot.a: $(LIB_OBJ)
 $(B)/libearshot.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libearshot.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/earshot: $(B)/cli/main.o $(B)/cli/adapt.o $(B)/libearshot.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+# The earshot command: cli/ (one file per command), service/ (Wyoming,
+# MQTT, config file, systemd) and fleet/ (PostgreSQL) sit above the library
+# and are linked into the command only; libearshot never links sockets,
+# libmosquitto, libsystemd or libpq.
+CLI_SRC := cli/main.c cli/adapt.c
+
+SERVICE_SRC :=
+
+FLEET_SRC :=
+
+# Packages only the command links (added by service/ and fleet/).
+BIN_PKGS :=
+BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
+BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
+BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))
+$(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC)): CFLAGS += -Iservice -Ifleet $(BIN_CFLAGS)
+
+$(B)/earshot: $(BIN_OBJ) $(B)/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(BIN_LIBS)
 
 $(B)/examples/%: $(B)/examples/%.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
