@@ -10,6 +10,8 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
+VERSION := $(shell sed -n 's/^\#define EARSHOT_VERSION "\(.*\)"/\1/p' plugin/earshot.h)
+SO_MAJOR := $(firstword $(subst ., ,$(VERSION)))
 PKGS    := pocketsphinx sphinxbase sndfile samplerate sqlite3 portaudio-2.0 alsa jack jansson speexdsp
 
 ifeq ($(SANITIZE),1)
@@ -61,8 +63,15 @@ $(B)/libearshot.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/libearshot.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libearshot.so.0 $(LDFLAGS) -o $@ $^ $(LIBS)
+# Only the public earshot_* names are exported (plugin/libearshot.map);
+# the internal earshot__* functions stay inside the library.
+$(B)/libearshot.so: $(LIB_OBJ) plugin/libearshot.map
+	$(CC) -shared -Wl,-soname,libearshot.so.$(SO_MAJOR) -Wl,--version-script=plugin/libearshot.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIBS)
+
+# The installed grammar path is compiled into grammar.o: a changed PREFIX
+# rebuilds it (the stamp is rewritten only when PREFIX differs).
+$(shell mkdir -p $(B); echo '$(PREFIX)' | cmp -s - $(B)/prefix.stamp || echo '$(PREFIX)' > $(B)/prefix.stamp)
+$(B)/plugin/grammar.o: $(B)/prefix.stamp
 
 # The earshot command: cli/ (one file per command), service/ (Wyoming,
 # MQTT, config file, systemd) and fleet/ (PostgreSQL) sit above the library
@@ -103,7 +112,7 @@ $(B)/testdata/.done: tests/make_data.sh
 	bash tests/make_data.sh $(B)/testdata
 	touch $@
 
-test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata
+test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-check/.done
 	@set -e; export EARSHOT_BIN=$(CURDIR)/$(B)/earshot EARSHOT_TESTDATA=$(CURDIR)/$(B)/testdata; \
 	echo "== examples/feed_pcm"; \
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
@@ -175,26 +184,75 @@ demo:
 	@$(MAKE) --no-print-directory all
 	$(B)/earshot transcribe examples/sample.wav
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
-	install -m 0755 $(B)/earshot $(DESTDIR)$(PREFIX)/bin/earshot
-	install -m 0644 $(B)/libearshot.a $(DESTDIR)$(PREFIX)/lib/libearshot.a
-	install -m 0755 $(B)/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0
-	ln -sf libearshot.so.0 $(DESTDIR)$(PREFIX)/lib/libearshot.so
-	install -m 0644 plugin/earshot.h $(DESTDIR)$(PREFIX)/include/earshot.h
+# Where `make install` puts things. Under /usr the libraries go to the
+# multiarch folder (lib/x86_64-linux-gnu), as Debian's own do.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(PREFIX),/usr)
+LIBDIR  ?= $(PREFIX)/lib/$(MULTIARCH)
+else
+LIBDIR  ?= $(PREFIX)/lib
+endif
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+
+# An installed binary or library must not look in the build tree: it is
+# linked from its own copy of grammar.o, built without the source-tree
+# fallback, and rebuilt when PREFIX changes (the grammar path is baked in).
+INST_LIB_OBJ := $(patsubst $(B)/plugin/grammar.o,$(B)/inst/plugin/grammar.o,$(LIB_OBJ))
+$(B)/inst/plugin/grammar.o: plugin/grammar.c $(HEADERS) Makefile $(B)/prefix.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DEARSHOT_NO_SOURCE_GRAMMAR_DIR -c $< -o $@
+$(B)/inst/libearshot.a: $(INST_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+$(B)/inst/libearshot.so: $(INST_LIB_OBJ) plugin/libearshot.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,libearshot.so.$(SO_MAJOR) -Wl,--version-script=plugin/libearshot.map $(LDFLAGS) -o $@ $(INST_LIB_OBJ) $(LIBS)
+$(B)/inst/earshot: $(BIN_OBJ) $(B)/inst/libearshot.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(BIN_LIBS)
+
+# earshot.pc: an app that links libearshot.so needs nothing else on its
+# link line; --static adds the libraries libearshot.a itself calls. They
+# are listed as plain -l flags (Libs.private), not Requires.private,
+# which would make pkg-config demand every -dev package (and drag in
+# libsndfile's own private codecs, -lmp3lame among them, which Debian's
+# libsndfile1-dev does not ship as static libraries).
+$(B)/earshot.pc: Makefile plugin/earshot.h $(B)/prefix.stamp
+	@mkdir -p $(dir $@)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: earshot' 'Description: offline customer listening (speech, intents, consent, storage, reports)' \
+	  "Version: $(VERSION)" 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -learshot' \
+	  'Libs.private: $(filter -l%,$(LIBS))' > $@
+
+install: all $(B)/inst/libearshot.a $(B)/inst/libearshot.so $(B)/inst/earshot $(B)/earshot.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(B)/inst/earshot $(DESTDIR)$(PREFIX)/bin/earshot
+	install -m 0644 $(B)/inst/libearshot.a $(DESTDIR)$(LIBDIR)/libearshot.a
+	install -m 0755 $(B)/inst/libearshot.so $(DESTDIR)$(LIBDIR)/libearshot.so.$(VERSION)
+	ln -sf libearshot.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libearshot.so.$(SO_MAJOR)
+	ln -sf libearshot.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libearshot.so
+	install -m 0644 plugin/earshot.h $(DESTDIR)$(INCLUDEDIR)/earshot.h
+	install -m 0644 $(B)/earshot.pc $(DESTDIR)$(LIBDIR)/pkgconfig/earshot.pc
 	install -d $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us
-	install -m 0644 grammars/en-us/*.grammar grammars/en-us/redact.rules grammars/en-us/names.txt $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
+	install -m 0644 $(wildcard grammars/en-us/*) $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
 	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	printf 'prefix=%s\nName: earshot\nDescription: offline customer listening\nVersion: %s\nRequires.private: %s\nCflags: -I$${prefix}/include\nLibs: -L$${prefix}/lib -learshot\n' \
-	  '$(PREFIX)' "$$(sed -n 's/^#define EARSHOT_VERSION "\(.*\)"/\1/p' plugin/earshot.h)" '$(PKGS)' \
-	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/earshot.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(PREFIX)/lib/libearshot.a \
-	      $(DESTDIR)$(PREFIX)/lib/libearshot.so $(DESTDIR)$(PREFIX)/lib/libearshot.so.0 \
-	      $(DESTDIR)$(PREFIX)/include/earshot.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/earshot.pc
+	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(LIBDIR)/libearshot.a \
+	      $(DESTDIR)$(LIBDIR)/libearshot.so $(DESTDIR)$(LIBDIR)/libearshot.so.$(SO_MAJOR) \
+	      $(DESTDIR)$(LIBDIR)/libearshot.so.$(VERSION) \
+	      $(DESTDIR)$(INCLUDEDIR)/earshot.h $(DESTDIR)$(LIBDIR)/pkgconfig/earshot.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/earshot
+
+# make test: install into a staging folder and build the example against
+# the installed earshot.pc both ways (shared, then --static), as an app
+# would; the staged binary must not name the build tree.
+$(B)/install-check/.done: $(LIB_SRC) $(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC) $(HEADERS) Makefile examples/feed_pcm.c tests/install_check.sh
+	rm -rf $(B)/install-check
+	$(MAKE) --no-print-directory install SANITIZE= B=$(B)/install-check/build DESTDIR=$(CURDIR)/$(B)/install-check/stage PREFIX=/usr >/dev/null
+	bash tests/install_check.sh $(CURDIR)/$(B)/install-check $(CURDIR)
+	touch $@
 
 clean:
 	rm -rf build build-san build-fuzz

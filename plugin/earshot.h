@@ -45,7 +45,7 @@
 extern "C" {
 #endif
 
-#define EARSHOT_VERSION "0.1.0"
+#define EARSHOT_VERSION "0.2.0"
 /* The sample rate earshot_feed() expects. Other rates go through an
  * earshot_audio source, which resamples. */
 #define EARSHOT_SAMPLE_RATE 16000
@@ -361,8 +361,10 @@ enum { EARSHOT_FRONTEND_OFF = 0, EARSHOT_FRONTEND_DENOISE = 1, EARSHOT_FRONTEND_
 
 #define EARSHOT_DEFAULT_MODEL_DIR "/usr/share/pocketsphinx/model/en-us"
 
-/* The grammar folder used when cfg.grammar_dir is NULL: the installed
- * en-us grammar, or the source tree's when the library runs uninstalled.
+/* The grammar folder used when cfg.grammar_dir is NULL: the environment's
+ * EARSHOT_GRAMMAR_DIR when set (a relocated install), else the installed
+ * en-us grammar; a library built but not installed uses its source tree's
+ * (an installed one never does).
  * Static storage. */
 const char *earshot_default_grammar_dir(void);
 

@@ -1093,10 +1093,21 @@ const char *earshot_default_grammar_dir(void)
     /* Installed copy first; a library built but not installed finds the
      * grammar in its source tree. */
     static const char installed[] = EARSHOT_GRAMMAR_DIR;
+    /* A relocated install (a staging folder, an app bundle) names its
+     * folder in the environment. */
+    const char *env = getenv("EARSHOT_GRAMMAR_DIR");
+    if (env && *env)
+        return env;
+#ifdef EARSHOT_NO_SOURCE_GRAMMAR_DIR
+    /* The copy make install puts in place never falls back on the build
+     * tree: a missing grammar folder is reported as missing. */
+    return installed;
+#else
     struct stat st;
     if (stat(installed, &st) == 0 && S_ISDIR(st.st_mode))
         return installed;
     return EARSHOT_SOURCE_GRAMMAR_DIR;
+#endif
 }
 
 typedef struct check_ctx {
