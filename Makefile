@@ -78,13 +78,17 @@ $(B)/plugin/grammar.o: $(B)/prefix.stamp
 # and are linked into the command only; libearshot never links sockets,
 # libmosquitto, libsystemd or libpq.
 CLI_SRC := cli/main.c cli/adapt.c
+CLI_SRC += cli/serve.c
 
 SERVICE_SRC :=
+SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
 
 FLEET_SRC :=
 
 # Packages only the command links (added by service/ and fleet/).
 BIN_PKGS :=
+# service/: the config file (libinih) and systemd readiness (libsystemd).
+BIN_PKGS += inih libsystemd
 BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
 BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
 BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))
