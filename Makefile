@@ -39,7 +39,7 @@ LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c 
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 
-TESTS   := test_grammar test_handle test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
+TESTS   := test_grammar test_handle test_bad_input test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 
