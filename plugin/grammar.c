@@ -785,7 +785,7 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
             return;
         }
         at = prefix(s, NULL, &w, &hw);
-        if (!at || !hw || w != (int)w || w < 0 || w > 10) {
+        if (!at || !hw || !(w >= 0 && w <= 10) || w != (int)w) {
             diagf(g, file, lineno, 1, "number lines read 'N: words' with N from 0 to 10, "
                                       "or 'not_score: ...'");
             return;
