@@ -22,7 +22,11 @@
  *     earshot_close(e);
  *
  * Threads and state: a handle is used by one thread at a time; handles are
- * independent of each other. There is no init call and no global state of
+ * independent of each other. A call that breaks this (earshot_feed() or
+ * earshot_flush() from a second thread while one runs, or from inside the
+ * handle's own callback) is detected and returns EARSHOT_MISUSE; the one
+ * call safe from any thread, and from a signal handler, is
+ * earshot_interrupt(). There is no init call and no global state of
  * Earshot's own. One caveat comes from PocketSphinx 0.8+5prealpha, whose log
  * destination is process-wide: opening a handle silences it unless
  * cfg.verbose is set, and the last handle opened decides.
@@ -67,7 +71,8 @@ extern "C" {
     X(CORRUPT, 12, "not an Earshot database, or a damaged one")                 \
     X(PENDING, 13, "erased, but a reader keeps the old copy in the file: completed at next open") \
     X(BUDGET, 14, "the privacy budget for this period is spent")                \
-    X(ADAPT, 15, "cannot adapt the speech model")
+    X(ADAPT, 15, "cannot adapt the speech model")                              \
+    X(INTERRUPTED, 16, "interrupted by earshot_interrupt()")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -381,14 +386,29 @@ int earshot_open(earshot **out, const earshot_config *cfg);
 /* Pushes n samples of 16 kHz mono signed 16-bit PCM, in any chunk size:
  * the result does not depend on how the stream is cut. Utterances are
  * delivered to cfg.on_utterance as silences end them. Returns EARSHOT_OK,
- * EARSHOT_STOPPED (a callback returned non-zero), EARSHOT_DECODER or
- * EARSHOT_MISUSE. */
+ * EARSHOT_STOPPED (a callback returned non-zero; the rest of the call's
+ * audio is still decoded), EARSHOT_INTERRUPTED (earshot_interrupt(); the
+ * rest of the call's audio is not decoded), EARSHOT_DECODER or
+ * EARSHOT_MISUSE (also when called from inside this handle's callback, or
+ * while another thread is in a call on it: nothing is fed then). */
 int earshot_feed(earshot *e, const int16_t *pcm, size_t n);
 
 /* Ends the stream: decodes what is buffered, delivers the last utterance,
  * and makes the next earshot_feed() start a new stream whose times count
- * from zero again. */
+ * from zero again. Clears an interrupt not yet seen. EARSHOT_MISUSE as for
+ * earshot_feed(). */
 int earshot_flush(earshot *e);
+
+/* Asks the earshot_feed() under way on e (in another thread, or the one a
+ * signal handler interrupted) to return EARSHOT_INTERRUPTED soon: it is
+ * checked before each 2048-sample block, so the call returns within one
+ * block's decoding. With no feed under way, the next earshot_feed()
+ * returns EARSHOT_INTERRUPTED at once. The handle stays usable: feed on to
+ * continue the stream, or earshot_flush() to end it (delivering the
+ * utterance heard so far) and start the next. Safe from any thread and
+ * from a signal handler (like sqlite3_interrupt()); e must stay open
+ * meanwhile. NULL is a no-op. */
+void earshot_interrupt(earshot *e);
 
 /* Sets the question pending on this handle: every utterance delivered
  * from now on is read against it (see earshot_question), until it is set
@@ -402,15 +422,22 @@ int earshot_set_question(earshot *e, earshot_question q);
  * ended. */
 int earshot_in_speech(const earshot *e);
 
-/* Seconds of audio fed since the stream began. */
+/* Seconds of audio fed since the stream began. After earshot_flush(), the
+ * length of the stream just ended, until the next earshot_feed() starts
+ * another. */
 double earshot_stream_seconds(const earshot *e);
 
-/* Detail of the last failure on this handle ("not an error" if none).
- * Valid until the next call on the handle. NULL handle: "out of memory". */
+/* Detail of the last failure on this handle ("not an error" if none has
+ * happened): every call that returns a code other than EARSHOT_OK sets it,
+ * EARSHOT_STOPPED, EARSHOT_INTERRUPTED and EARSHOT_MISUSE included; a call
+ * that succeeds leaves it. Valid until the next call on the handle. NULL
+ * handle: "out of memory". */
 const char *earshot_errmsg(const earshot *e);
 
 /* Frees the handle. NULL is a no-op. Pending audio is discarded: call
- * earshot_flush() first to hear the end of the stream. */
+ * earshot_flush() first to hear the end of the stream. Called while a
+ * call on the handle runs (from its callback, or another thread), it does
+ * nothing: close it after that call returns. */
 void earshot_close(earshot *e);
 
 /* ------------------------------------------------------------------ */
