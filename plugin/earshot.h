@@ -534,6 +534,12 @@ typedef struct earshot_store_config {
     /* 1: open an existing database for reading only (reports): never
      * created, migrated or written; another process may go on writing. */
     int read_only;
+    /* 1 (the default): a path that does not exist is created, and so is
+     * an existing empty file (0 bytes). 0: the database must exist and be
+     * an Earshot database; a missing path is EARSHOT_IO, an empty file or
+     * an empty SQLite file EARSHOT_CORRUPT, and nothing is created (what
+     * listing or erasing wants). A read-only handle never creates. */
+    int create;
     /* No destructive act on a guess: a forget_me, or a consent_no that
      * would revoke consent already given, erases only when its intent
      * confidence reaches confirm_confidence AND the words' mean recogniser
@@ -548,9 +554,10 @@ typedef struct earshot_store_config {
 
 earshot_store_config earshot_store_config_default(void);
 
-/* Opens (or creates, migrating its schema) a database. *out is set even on
- * failure, except out of memory. A file that is not an Earshot database,
- * or is damaged, is refused with EARSHOT_CORRUPT and left untouched.
+/* Opens (or, with cfg->create, creates, migrating its schema) a database.
+ * *out is set even on failure, except out of memory. A file that is not
+ * an Earshot database, or is damaged, is refused with EARSHOT_CORRUPT and
+ * left untouched.
  * Returns EARSHOT_OK, EARSHOT_IO, EARSHOT_CORRUPT, EARSHOT_STORAGE,
  * EARSHOT_GRAMMAR (redaction rules missing or wrong) or EARSHOT_NOMEM. */
 int earshot_store_open(earshot_store **out, const earshot_store_config *cfg);

@@ -144,6 +144,7 @@ earshot_store_config earshot_store_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .read_only = 0,
+        .create = 1,
         .confirm_confidence = 0.75,
         .confirm_word_confidence = 0.5,
     };
@@ -243,17 +244,44 @@ int64_t earshot__store_scalar(earshot_store *s, const char *sql, int64_t arg, in
 }
 
 /* A file that is not SQLite, or is damaged, is refused and left exactly as
- * it was: it may be someone's only copy. */
-static int check_header(earshot_store *s)
+ * it was: it may be someone's only copy. A path that does not exist is
+ * created only when the caller asked to create (cfg.create, not for a
+ * read-only handle); an existing empty file (0 bytes) is adopted only
+ * then too: "sessions" or "forget" on a mistyped or empty file must not
+ * turn it into a database. *fresh says the path is missing or empty. */
+static int check_header(earshot_store *s, int *fresh)
 {
+    int may_create = s->cfg.create && !s->cfg.read_only;
     struct stat st;
-    if (stat(s->path, &st) != 0)
-        return errno == ENOENT ? EARSHOT_OK
-                               : earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    *fresh = 0;
+    if (stat(s->path, &st) != 0) {
+        if (errno == ENOENT && may_create) {
+            *fresh = 1;
+            return EARSHOT_OK;
+        }
+        return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    }
     if (S_ISDIR(st.st_mode))
-        return earshot__store_fail(s, EARSHOT_IO, "%s: is a directory, not a database file", s->path);
-    if (st.st_size == 0)
-        return EARSHOT_OK;
+        return earshot__store_fail(s, EARSHOT_IO, "%s: is a directory, not a database file",
+                                   s->path);
+    if (!S_ISREG(st.st_mode))
+        return earshot__store_fail(s, EARSHOT_IO, "%s: not a regular file, not a database",
+                                   s->path);
+    if (st.st_size == 0) {
+        /* A main file still empty while its -wal holds the first commits
+         * (a writer created it a moment ago) is SQLite's to read. */
+        char wal[4200];
+        struct stat sw;
+        snprintf(wal, sizeof wal, "%s-wal", s->path);
+        if (stat(wal, &sw) == 0 && sw.st_size > 0)
+            return EARSHOT_OK;
+        if (may_create) {
+            *fresh = 1;
+            return EARSHOT_OK;
+        }
+        return earshot__store_fail(s, EARSHOT_CORRUPT,
+                                   "%s: empty file (0 bytes), not an Earshot database", s->path);
+    }
     FILE *f = fopen(s->path, "rb");
     if (!f)
         return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
@@ -262,9 +290,43 @@ static int check_header(earshot_store *s)
     fclose(f);
     if (n < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
         return earshot__store_fail(s, EARSHOT_CORRUPT,
-                    "%s: not an SQLite database (refusing to touch it; move it away or "
-                    "pass another --db)", s->path);
+                                   "%s: not an SQLite database (refusing to touch it; move it "
+                                   "away or use another path)", s->path);
     return EARSHOT_OK;
+}
+
+/* "file:" URI of a path, for SQLite's URI parameters: '%', '?' and '#'
+ * (and anything unusual) are percent-encoded. malloc'd; NULL when out of
+ * memory. */
+static char *file_uri(const char *path, const char *params)
+{
+    size_t n = strlen(path);
+    char *u = malloc(5 + 3 * n + strlen(params) + 1);
+    if (!u)
+        return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    strcpy(o, params);
+    return u;
+}
+
+/* Can this process create files beside the database (its -shm)? */
+static int folder_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == path)
+        return access("/", W_OK) == 0;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return access(dir, W_OK) == 0;
 }
 
 static int migrate(earshot_store *s, int64_t version)
@@ -300,13 +362,27 @@ static void read_id(earshot_store *s)
 }
 
 /* Reports read a database that a listener may be writing: no creation,
- * no migration, no pragma that writes; WAL readers see one snapshot. */
+ * no migration, no pragma that writes; WAL readers see one snapshot.
+ * mode=ro makes SQLite itself refuse every write. A WAL reader needs the
+ * -shm index, which it creates when missing: in a folder this process
+ * cannot write (a read-only mount, a folder of another user's), and with
+ * no -wal file holding commits, the file is opened immutable=1 (no
+ * locks, no -shm): nobody can be writing it then, since a writer would
+ * have to create the -wal there. */
 static int open_read_only(earshot_store *s)
 {
     struct stat sb;
     if (stat(s->path, &sb) != 0)
         return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
-    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY, NULL);
+    char wal[4200];
+    struct stat sw;
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    int immutable = !folder_writable(s->path) && (stat(wal, &sw) != 0 || sw.st_size == 0);
+    char *uri = file_uri(s->path, immutable ? "?mode=ro&immutable=1" : "?mode=ro");
+    if (!uri)
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory");
+    int src = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
     if (src != SQLITE_OK)
         return earshot__store_db_fail(s, src, "cannot open");
     sqlite3_busy_timeout(s->db, s->cfg.busy_timeout_ms > 0 ? s->cfg.busy_timeout_ms : 0);
@@ -353,14 +429,15 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
     if (!s->redactor)
         return earshot__store_fail(s, EARSHOT_GRAMMAR, "%s", err);
 
-    int rc = check_header(s);
+    int fresh = 0;
+    int rc = check_header(s, &fresh);
     if (rc != EARSHOT_OK)
         return rc;
     if (cfg->read_only)
         return open_read_only(s);
     /* Created 0600: transcripts are nobody else's business. SQLite creates
      * the -wal and -shm files with the main file's permissions. */
-    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(s->path, O_RDWR | (fresh ? O_CREAT : 0) | O_CLOEXEC, 0600);
     if (fd < 0)
         return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
     close(fd);
@@ -395,6 +472,11 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
             return earshot__store_fail(s, EARSHOT_CORRUPT,
                         "%s: an SQLite database but not an Earshot one (refusing to touch it)",
                         s->path);
+        /* An empty SQLite file becomes ours only when asked to create. */
+        if (!cfg->create)
+            return earshot__store_fail(s, EARSHOT_CORRUPT,
+                                       "%s: an empty SQLite database, not an Earshot one",
+                                       s->path);
     }
     sqlite3_stmt *st;
     src = earshot__store_prep(s, &st, "PRAGMA journal_mode = WAL");
