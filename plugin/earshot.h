@@ -463,14 +463,18 @@ typedef struct earshot_audio earshot_audio;
 typedef struct earshot_audio_info {
     int sample_rate;      /* of the file */
     int channels;         /* of the file */
-    int64_t frames;       /* as the file's header declares them */
+    int64_t frames;       /* as the file's header declares them; 0 when it
+                             does not say (an OGG file cut before its last page) */
     double seconds;       /* frames / sample_rate */
 } earshot_audio_info;
 
 /* Opens an audio file. As with earshot_open(), *out is set even on failure
  * (except out of memory) so earshot_audio_errmsg() can explain; close it
- * either way. Returns EARSHOT_OK, EARSHOT_IO (missing or unreadable) or
- * EARSHOT_FORMAT (not audio, empty, no samples). */
+ * either way. path "-" is standard input. A stream (a pipe, /dev/stdin, a
+ * FIFO) is read whole into memory during this call, at most 1 GiB, and
+ * decoded from there; a regular file is read in chunks. Returns
+ * EARSHOT_OK, EARSHOT_IO (missing or unreadable) or EARSHOT_FORMAT (not
+ * audio, empty, no samples, a stream over the limit). */
 int earshot_audio_open_file(earshot_audio **out, const char *path);
 
 /* Fills info. The pointer stays valid until earshot_audio_close(). */
@@ -483,7 +487,9 @@ const earshot_audio_info *earshot_audio_get_info(const earshot_audio *a);
  * still delivered. */
 long earshot_audio_read(earshot_audio *a, int16_t *pcm, size_t max);
 
-/* Non-zero when the source ended before the length its header declares. */
+/* Non-zero when the source ended before the length its header declares,
+ * or ended without saying its length at all (a cut OGG file): then
+ * earshot_audio_errmsg() says so ("truncated or damaged OGG file ..."). */
 int earshot_audio_truncated(const earshot_audio *a);
 
 /* Detail of the last failure on this source. */
