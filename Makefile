@@ -41,7 +41,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 
 TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
-TESTS   += test_audio_file
+TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 
