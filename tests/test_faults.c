@@ -349,11 +349,62 @@ static void test_failing_writes(void **state)
     run_faults(&write_count, &write_fail_at, &write_failed, "write");
 }
 
+/* The report: a read-only open and a build, SQLite's Nth allocation or
+ * write failing. It reads, so a failure is an error code, never a
+ * changed file. */
+static int report_operation(void)
+{
+    earshot_store_config cfg = store_cfg();
+    cfg.read_only = 1;
+    earshot_store *s = NULL;
+    int rc = earshot_store_open(&s, &cfg);
+    earshot_report *r = NULL;
+    if (rc == EARSHOT_OK) {
+        earshot_report_config rcfg = earshot_report_config_default();
+        rcfg.min_group = 1;
+        rc = earshot_report_build(s, &rcfg, &r);
+        if (rc != EARSHOT_OK)
+            assert_true(strlen(earshot_report_errmsg(r)) > 0);
+    }
+    earshot_report_free(r);
+    earshot_store_close(s);
+    return rc;
+}
+
+static void test_failing_report(void **state)
+{
+    (void)state;
+    long *counters[2][3] = {{&alloc_count, &alloc_fail_at, &alloc_failed},
+                            {&write_count, &write_fail_at, &write_failed}};
+    for (int k = 0; k < 2; k++) {
+        seed();
+        long n;
+        for (n = 1; n < 100000; n++) {
+            *counters[k][0] = 0;
+            *counters[k][2] = 0;
+            *counters[k][1] = n;
+            int rc = report_operation();
+            *counters[k][1] = 0;
+            if (rc != EARSHOT_OK && !ok_failure(rc))
+                fail_msg("report, %s %ld: unexpected result %d (%s)", k ? "write" : "allocation",
+                         n, rc, earshot_errstr(rc));
+            intact(1, 1);
+            if (!*counters[k][2] && rc == EARSHOT_OK)
+                break;
+        }
+        print_message("report, %s: succeeded once %ld faults were injected before it\n",
+                      k ? "write" : "allocation", n - 1);
+        if (!k)
+            assert_true(n > 5);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_failing_allocations),
         cmocka_unit_test(test_failing_writes),
+        cmocka_unit_test(test_failing_report),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
