@@ -38,10 +38,12 @@ LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
 LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
+LIB_SRC += plugin/store_erase.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 
 TESTS   := test_grammar test_handle test_bad_input test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
+TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 

@@ -492,14 +492,18 @@ typedef struct earshot_audio earshot_audio;
 typedef struct earshot_audio_info {
     int sample_rate;      /* of the file */
     int channels;         /* of the file */
-    int64_t frames;       /* as the file's header declares them */
+    int64_t frames;       /* as the file's header declares them; 0 when it
+                             does not say (an OGG file cut before its last page) */
     double seconds;       /* frames / sample_rate */
 } earshot_audio_info;
 
 /* Opens an audio file. As with earshot_open(), *out is set even on failure
  * (except out of memory) so earshot_audio_errmsg() can explain; close it
- * either way. Returns EARSHOT_OK, EARSHOT_IO (missing or unreadable) or
- * EARSHOT_FORMAT (not audio, empty, no samples). */
+ * either way. path "-" is standard input. A stream (a pipe, /dev/stdin, a
+ * FIFO) is read whole into memory during this call, at most 1 GiB, and
+ * decoded from there; a regular file is read in chunks. Returns
+ * EARSHOT_OK, EARSHOT_IO (missing or unreadable) or EARSHOT_FORMAT (not
+ * audio, empty, no samples, a stream over the limit). */
 int earshot_audio_open_file(earshot_audio **out, const char *path);
 
 /* Fills info. The pointer stays valid until earshot_audio_close(). */
@@ -512,7 +516,9 @@ const earshot_audio_info *earshot_audio_get_info(const earshot_audio *a);
  * still delivered. */
 long earshot_audio_read(earshot_audio *a, int16_t *pcm, size_t max);
 
-/* Non-zero when the source ended before the length its header declares. */
+/* Non-zero when the source ended before the length its header declares,
+ * or ended without saying its length at all (a cut OGG file): then
+ * earshot_audio_errmsg() says so ("truncated or damaged OGG file ..."). */
 int earshot_audio_truncated(const earshot_audio *a);
 
 /* Detail of the last failure on this source. */
@@ -563,6 +569,12 @@ typedef struct earshot_store_config {
     /* 1: open an existing database for reading only (reports): never
      * created, migrated or written; another process may go on writing. */
     int read_only;
+    /* 1 (the default): a path that does not exist is created, and so is
+     * an existing empty file (0 bytes). 0: the database must exist and be
+     * an Earshot database; a missing path is EARSHOT_IO, an empty file or
+     * an empty SQLite file EARSHOT_CORRUPT, and nothing is created (what
+     * listing or erasing wants). A read-only handle never creates. */
+    int create;
     /* No destructive act on a guess: a forget_me, or a consent_no that
      * would revoke consent already given, erases only when its intent
      * confidence reaches confirm_confidence AND the words' mean recogniser
@@ -577,9 +589,10 @@ typedef struct earshot_store_config {
 
 earshot_store_config earshot_store_config_default(void);
 
-/* Opens (or creates, migrating its schema) a database. *out is set even on
- * failure, except out of memory. A file that is not an Earshot database,
- * or is damaged, is refused with EARSHOT_CORRUPT and left untouched.
+/* Opens (or, with cfg->create, creates, migrating its schema) a database.
+ * *out is set even on failure, except out of memory. A file that is not
+ * an Earshot database, or is damaged, is refused with EARSHOT_CORRUPT and
+ * left untouched.
  * Returns EARSHOT_OK, EARSHOT_IO, EARSHOT_CORRUPT, EARSHOT_STORAGE,
  * EARSHOT_GRAMMAR (redaction rules missing or wrong) or EARSHOT_NOMEM. */
 int earshot_store_open(earshot_store **out, const earshot_store_config *cfg);
