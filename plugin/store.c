@@ -174,7 +174,7 @@ earshot_store_config earshot_store_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .read_only = 0,
-        .confirm_confidence = 0.75,
+        .confirm_confidence = 0.985,
         .confirm_word_confidence = 0.5,
     };
 }
