@@ -401,9 +401,6 @@ static const char *bad_value(int type, const char *v)
  * extra options (earshot_config.decoder_options), parsed by sphinxbase
  * itself so that every PocketSphinx option and its type is known without
  * a list of ours. NULL with the reason in err. */
-/* Frames (10 ms) of silence that end an utterance: see decoder_config. */
-#define EARSHOT_DEFAULT_VAD_POSTSPEECH 25
-
 static cmd_ln_t *decoder_config(const earshot__model_paths *p, const char *options, char *err,
                                 size_t errlen)
 {
@@ -461,18 +458,6 @@ static cmd_ln_t *decoder_config(const earshot__model_paths *p, const char *optio
     if (!c)
         snprintf(err, errlen, "decoder options: PocketSphinx refused a value in '%s'",
                  options ? options : "");
-    /* Our defaults, unless the caller set them (sphinxbase refuses a
-     * name given twice, so they are set after the parse). -vad_postspeech
-     * 25 (0.25 s of silence ends an utterance; PocketSphinx's default is
-     * 50): on the flite set (130) and the field subset (78) the same WER
-     * and intents everywhere except the radio, where it is better (WER
-     * 0.849 -> 0.798, precision 0.67 -> 1.00), and the end of speech
-     * reaches the callback sooner (README "Latency"). */
-    int own_post = 0;
-    for (int i = 4; i < argc; i += 2)
-        own_post |= !strcmp(argv[i], "-vad_postspeech");
-    if (c && !own_post)
-        cmd_ln_set_int32_r(c, "-vad_postspeech", EARSHOT_DEFAULT_VAD_POSTSPEECH);
     free(copy);
     return c;
 }
