@@ -580,8 +580,8 @@ typedef struct earshot_store_config {
      * confidence reaches confirm_confidence AND the words' mean recogniser
      * confidence (earshot_utterance.confidence; text has 1) reaches
      * confirm_word_confidence. Otherwise it is EARSHOT_HEARD_REVIEW.
-     * Defaults 0.75 and 0.5 (intent confidence on the raw, uncalibrated
-     * scale). An answer to EARSHOT_ASK_CONFIRM_FORGET is the customer's
+     * Defaults 0.985 and 0.5 (intent confidence is calibrated: raw 0.75
+     * at full word confidence is 0.987). An answer to EARSHOT_ASK_CONFIRM_FORGET is the customer's
      * confirmation and needs only these thresholds too. */
     double confirm_confidence;
     double confirm_word_confidence;

@@ -145,7 +145,7 @@ earshot_store_config earshot_store_config_default(void)
         .log_user = NULL,
         .read_only = 0,
         .create = 1,
-        .confirm_confidence = 0.75,
+        .confirm_confidence = 0.985,
         .confirm_word_confidence = 0.5,
     };
 }

@@ -305,7 +305,7 @@ static void test_no_erasure_on_a_guess(void **state)
     assert_int_equal(hear_as(s, granted, "thank you don't monitor the staff so closely they "
                              "were lovely", 0.9, EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
     assert_string_equal(a.intent, "consent_no");
-    assert_true(a.confidence < 0.75);
+    assert_true(a.confidence < earshot_store_config_default().confirm_confidence);
     assert_int_equal(what, EARSHOT_HEARD_REVIEW);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM consents WHERE revoked_at IS NULL"), 1);
@@ -325,7 +325,7 @@ static void test_no_erasure_on_a_guess(void **state)
     assert_int_equal(hear_as(s, granted, "i've changed my mind please forget all my answers", 1.0,
                              EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
     assert_string_equal(a.intent, "forget_me");
-    assert_true(a.confidence < 0.75);
+    assert_true(a.confidence < earshot_store_config_default().confirm_confidence);
     assert_int_equal(what, EARSHOT_HEARD_REVIEW);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 3);
     assert_int_equal(sql_int("SELECT count(*) FROM reviews WHERE intent = 'forget_me'"), 2);
