@@ -536,6 +536,13 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
          "customers whose consent includes the quotes scope.", u);
     line("A session is one customer's visit or call; counts are of utterances unless a "
          "column says sessions. NPS counts each rating given.", u);
+    if (r->no_stopwords)
+        line("The grammar folder has no stopwords.txt, so no phrases or themes are listed.", u);
+    if (r->fx) {
+        char m[1024];
+        earshot__report_findings_method(r, m, sizeof m);
+        line(m, u);
+    }
     if (r->n_sources > 1) {
         snprintf(b, sizeof b, "This report adds up %zu databases; suppression was applied "
                  "again after adding. \">=N\" marks a sum that leaves out figures an input "
@@ -1158,6 +1165,37 @@ static json_t *report_json(earshot_report *r)
         free(rows);
         json_object_set_new(sections, d->id, arr);
     }
+    /* What to act on: recomputed never, so a merged or loaded report has
+     * none (and says why). */
+    const earshot_finding *fv;
+    size_t nf = earshot__report_findings(r, &fv);
+    json_t *fa = json_array();
+    for (size_t i = 0; i < nf; i++) {
+        const earshot_finding *f = &fv[i];
+        json_t *o = json_pack("{s:s,s:s,s:b,s:s}", "kind", f->kind_name, "subject", f->subject,
+                              "shown", f->shown, "sentence", f->sentence);
+        if (o && f->shown)
+            json_object_update_new(o, json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,"
+                                                "s:f,s:I,s:s}",
+                                                "x_before", (json_int_t)f->x_before,
+                                                "n_before", (json_int_t)f->n_before,
+                                                "x_after", (json_int_t)f->x_after,
+                                                "n_after", (json_int_t)f->n_after,
+                                                "before_pct", f->before_pct,
+                                                "after_pct", f->after_pct,
+                                                "delta_pts", f->delta_pts, "ci_low", f->ci_low,
+                                                "ci_high", f->ci_high, "p", f->p,
+                                                "alpha", f->alpha, "impact",
+                                                (json_int_t)f->impact, "test",
+                                                "two-proportion z-test, two-sided"));
+        else if (o)
+            json_object_set_new(o, "more_sessions", json_integer(f->more_sessions));
+        json_array_append_new(fa, o);
+    }
+    json_object_set_new(root, "findings", fa);
+    const char *absent = earshot__report_findings_absent(r);
+    if (absent[0])
+        json_object_set_new(root, "findings_note", json_string(absent));
     json_t *rules = json_array();
     earshot__report_rules(r, add_rule, rules);
     json_object_set_new(root, "rules", rules);
