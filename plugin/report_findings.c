@@ -298,7 +298,7 @@ static long long more_needed(const earshot_report *r, const earshot_finding *f, 
         s1 = 0.5;
     double total = need / (s0 < s1 ? s0 : s1);
     long long more = (long long)ceil(total) - pool;
-    return more > 0 ? more : 1;
+    return more > 0 ? more : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -693,7 +693,19 @@ int earshot__findings_finish(earshot_report *r, long cur_from, long cur_to,
         char nm[80], p[32];
         human(nm, sizeof nm, fx->subject[at]);
         fmt_p(p, sizeof p, f->p);
-        if (fam[k].why_none) {
+        if (f->more_sessions == 0 && !fam[k].why_none) {
+            /* Enough sessions already: a difference of the planned size
+             * would have shown; none did. */
+            snprintf(out, len, "%s: none found: with %lld sessions a difference of 10 points "
+                     "or more would have passed the test, and none did.",
+                     family_title(f->kind), pool);
+            f->x_before = f->x_after = 0;
+            f->before_pct = f->after_pct = f->delta_pts = f->ci_low = f->ci_high = 0;
+            f->p = 1;
+            fx->subject[at][0] = '\0';
+        } else if (fam[k].why_none) {
+            if (f->more_sessions == 0)
+                f->more_sessions = 1;
             snprintf(out, len, "%s: not enough evidence yet (about %lld more sessions needed): "
                      "%s.", family_title(f->kind), f->more_sessions, fam[k].why_none);
         } else if (!best) {

@@ -929,6 +929,35 @@ static int emit_all(earshot_report *r, sink *k)
                     r->dp_seeded ? " (TEST SEED: not private)" : "");
         else
             fprintf(k->f, "Groups of fewer than %d sessions are suppressed.\n", r->min_group);
+        fputs("\n## What to act on\n\n", k->f);
+        const earshot_finding *fv;
+        size_t nf = earshot__report_findings(r, &fv), shown = 0;
+        const char *absent = earshot__report_findings_absent(r);
+        if (absent[0]) {
+            md_field(k->f, absent);
+            fputc('\n', k->f);
+        }
+        for (size_t i = 0; i < nf; i++)
+            if (fv[i].shown) {
+                fprintf(k->f, "%zu. ", ++shown);
+                md_field(k->f, fv[i].sentence);
+                fputc('\n', k->f);
+            }
+        if (!absent[0] && !shown)
+            fputs("Nothing passes the evidence threshold yet.\n", k->f);
+        if (shown < nf) {
+            fputs("\nNot enough evidence yet:\n\n", k->f);
+            for (size_t i = 0; i < nf; i++)
+                if (!fv[i].shown) {
+                    fputs("- ", k->f);
+                    md_field(k->f, fv[i].sentence);
+                    fputc('\n', k->f);
+                }
+        }
+        char basis[256];
+        earshot__report_change_basis(r, basis, sizeof basis);
+        if (basis[0])
+            fprintf(k->f, "\n%s\n", basis);
     }
     for (int ti = 0; ti < N_TABLES; ti++) {
         heading(k, earshot__report_defs[ti].id, earshot__report_defs[ti].title);
