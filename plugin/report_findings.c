@@ -703,9 +703,10 @@ int earshot__findings_finish(earshot_report *r, long cur_from, long cur_to,
             f->before_pct = f->after_pct = f->delta_pts = f->ci_low = f->ci_high = 0;
             f->p = 1;
             fx->subject[at][0] = '\0';
+        } else if (fam[k].why_none && f->more_sessions == 0) {
+            snprintf(out, len, "%s: nothing to test: %s.", family_title(f->kind),
+                     fam[k].why_none);
         } else if (fam[k].why_none) {
-            if (f->more_sessions == 0)
-                f->more_sessions = 1;
             snprintf(out, len, "%s: not enough evidence yet (about %lld more sessions needed): "
                      "%s.", family_title(f->kind), f->more_sessions, fam[k].why_none);
         } else if (!best) {

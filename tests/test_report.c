@@ -1271,7 +1271,7 @@ static void test_findings_planted(void **state)
     assert_int_equal(earshot_report_findings(r, &fv), 5);
     for (size_t i = 0; i < 5; i++)
         assert_true(strstr(fv[i].sentence, "not enough evidence yet") ||
-                    strstr(fv[i].sentence, "none found"));
+                    strstr(fv[i].sentence, "none found") || strstr(fv[i].sentence, "nothing to test"));
     earshot_report_free(r);
 
     /* Complaints about wait time doubled in the second half. */
