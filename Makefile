@@ -37,7 +37,7 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c plugin/report_findings.c plugin/report_themes.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
 LIB_SRC += plugin/store_erase.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)

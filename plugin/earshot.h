@@ -935,6 +935,61 @@ int earshot_report_write(earshot_report *r, earshot_report_format format, const 
 const char *earshot_report_errmsg(const earshot_report *r);
 void earshot_report_free(earshot_report *r);
 
+/* What to act on (README, "What to act on"): findings computed when a
+ * report is built from a store, by comparing sessions. Each compares two
+ * shares of sessions with a two-proportion z-test (two-sided), held to
+ * p < 0.05 divided by the number of candidates tested in its family
+ * (Bonferroni). Not computed under privacy DP, nor for a report loaded
+ * from JSON or merged (earshot_report_findings() then returns 0). */
+typedef enum earshot_finding_kind {
+    /* complaints about a topic rose against the previous period of equal
+     * length: share of sessions with a complaint about it */
+    EARSHOT_FINDING_COMPLAINTS,
+    /* the topic that drives detractors most: share of detractor sessions
+     * mentioning it against promoter sessions (key-driver analysis) */
+    EARSHOT_FINDING_DRIVER,
+    /* a channel whose share of sessions with a complaint stands above the
+     * other channels' */
+    EARSHOT_FINDING_CHANNEL,
+    /* a word of unmatched speech heard this period and not the previous */
+    EARSHOT_FINDING_THEME,
+    /* an effort signal's share of sessions rose against the previous period */
+    EARSHOT_FINDING_EFFORT
+} earshot_finding_kind;
+
+typedef struct earshot_finding {
+    earshot_finding_kind kind;
+    const char *kind_name; /* "complaints", "driver", "channel", "theme", "effort" */
+    const char *subject;   /* the topic, channel, word or signal; "" for none */
+    /* 1: passes min_group (every figure behind it is 0 or >= min_group)
+     * and the significance threshold. 0: not enough evidence yet, the
+     * best candidate of its family; more_sessions says how many more
+     * sessions an 80% chance of a significant result would need. */
+    int shown;
+    /* The two groups compared: "before" is the previous period (DRIVER:
+     * promoter sessions; CHANNEL: the other channels), "after" this
+     * period (DRIVER: detractor sessions; CHANNEL: the channel). */
+    long long x_before, n_before, x_after, n_after;
+    double before_pct, after_pct, delta_pts; /* delta_pts = after - before */
+    double ci_low, ci_high;                  /* 95% interval of delta_pts (Wald) */
+    double p, alpha;                         /* two-sided p, and the threshold used */
+    long long impact;        /* sessions the difference accounts for: the ranking */
+    long long more_sessions; /* !shown: estimated sessions more needed (0: shown) */
+    const char *sentence;    /* one sentence for people, with its figure and evidence */
+} earshot_finding;
+
+/* The report's findings: shown ones first (at most 5, by impact), then
+ * one entry per family that has not enough evidence yet. *out points
+ * into r (valid until earshot_report_free). Returns their number. */
+size_t earshot_report_findings(const earshot_report *r, const earshot_finding **out);
+/* Whether a shown finding crosses an alert threshold. spec is
+ * KIND[:SUBJECT[:DELTA]]: KIND a kind_name, SUBJECT a name or "*" (any),
+ * DELTA a signed number of points: "+20" matches delta_pts >= 20, "-10"
+ * delta_pts <= -10; no DELTA: any shown finding of that kind and subject.
+ * "complaints:wait_time:+20": complaints about wait time up 20 points or
+ * more. Returns 1 or 0; -1 for a malformed spec. */
+int earshot_finding_matches(const earshot_finding *f, const char *spec);
+
 #ifdef __cplusplus
 }
 #endif
