@@ -553,7 +553,12 @@ static int transcribe_file(earshot *e, transcribe_ctx *t, size_t index, size_t t
         failed = 1;
     }
     progress_clear(t);
-    if (!failed && earshot_audio_truncated(a)) {
+    if (!failed && earshot_audio_truncated(a) && info->seconds <= 0) {
+        /* No length declared (an OGG cut before its last page): the
+         * library's message says what is known. */
+        errorf("%s: %s (transcribed what is there)", t->file, earshot_audio_errmsg(a));
+        failed = 1;
+    } else if (!failed && earshot_audio_truncated(a)) {
         errorf("%s: truncated: the header declares %.2f s but the file holds %.2f s "
                "(transcribed what is there)",
                t->file, info->seconds, heard);
@@ -813,7 +818,9 @@ static earshot_store *open_store(const store_opts *o)
     cfg.path = o->db;
     cfg.grammar_dir = o->grammar;
     cfg.on_log = log_to_stderr;
-    /* Reading or erasing never creates a database by accident. */
+    /* Reading or erasing never creates a database by accident, nor turns
+     * an empty or foreign file into one. */
+    cfg.create = 0;
     if (access(o->db, F_OK) != 0) {
         errorf("%s: %s", o->db, strerror(errno));
         return NULL;
@@ -1110,6 +1117,7 @@ static int cmd_report(int argc, char **argv)
         /* A dp report writes one thing: its line in the budget ledger. A
          * missing file is still an error, never created. */
         scfg.read_only = cfg.privacy != EARSHOT_PRIVACY_DP;
+        scfg.create = 0;
         scfg.on_log = log_to_stderr;
         earshot_store *s = NULL;
         if (!scfg.read_only && access(db, F_OK) != 0) {
