@@ -1273,6 +1273,14 @@ static void test_findings_planted(void **state)
         assert_true(strstr(fv[i].sentence, "not enough evidence yet") ||
                     strstr(fv[i].sentence, "none found") || strstr(fv[i].sentence, "nothing to test"));
     earshot_report_free(r);
+    /* The command's alert mode stays quiet: exit 0, nothing printed. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alerts >'%s/alerts' 2>&1", bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+    snprintf(cmd, sizeof cmd, "%s/alerts", dir);
+    char *quiet = slurp(cmd);
+    assert_string_equal(quiet, "");
+    free(quiet);
 
     /* Complaints about wait time doubled in the second half. */
     make_planted(db, PLANT_RISE, &pl);
@@ -1295,6 +1303,22 @@ static void test_findings_planted(void **state)
     assert_int_equal(earshot_finding_matches(&fv[0], "complaints:price"), 0);
     assert_int_equal(earshot_finding_matches(&fv[0], "complaints:wait_time:20"), -1);
     assert_int_equal(earshot_finding_matches(&fv[0], "nonsense"), -1);
+    /* The same through the command, for cron: exit 3 and one line per
+     * finding over a threshold; 0 under it; 2 for a malformed threshold. */
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:+5 >'%s/alerts'",
+             bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 3);
+    snprintf(cmd, sizeof cmd, "%s/alerts", dir);
+    char *loud = slurp(cmd);
+    assert_non_null(strstr(loud, "alert: complaints:wait_time: "));
+    assert_null(strchr(strchr(loud, '\n') + 1, '\n')); /* one line */
+    free(loud);
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:+60 >'%s/alerts'",
+             bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:20 2>/dev/null",
+             bin, db);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
     /* On top of the HTML, Markdown and JSON reports. */
     char path[400];
     snprintf(path, sizeof path, "%s/planted.html", dir);
