@@ -37,11 +37,13 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c plugin/report_findings.c plugin/report_themes.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
+LIB_SRC += plugin/store_erase.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 
-TESTS   := test_grammar test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
+TESTS   := test_grammar test_handle test_bad_input test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
+TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 EXAMPLES := $(B)/examples/feed_pcm
 
@@ -164,20 +166,34 @@ bench: all $(B)/bench/wer $(B)/bench/eval_intents $(B)/bench/store_bench $(B)/be
 
 # The quick start's first command: installs the Debian packages only when
 # something is missing, then builds and transcribes the bundled sample.
-# Fuzz targets for every parser (grammar files, audio input), with clang's
-# libFuzzer + ASan/UBSan: make fuzz FUZZ_SECONDS=60
-FUZZ_SECONDS ?= 30
+# Fuzz targets for every parser (grammar files, audio input, the redactor,
+# the intent matcher, report JSON), with clang's libFuzzer + ASan/UBSan:
+# make fuzz FUZZ_SECONDS=60. Seed corpora are kept in tests/fuzz/<target>/;
+# what libFuzzer adds goes to build-fuzz/corpus-<target>/. The library is
+# compiled once (fuzzer-no-link) and linked into each target.
+# tests/fuzz/lsan.supp suppresses the libvorbis leak inside libsndfile.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := grammar audio redact intent report
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 -Iplugin -Iaudio \
-               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(PKG_CFLAGS) \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(PKG_CFLAGS) \
+               -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux-gnu/sphinxbase \
                -DEARSHOT_SOURCE_GRAMMAR_DIR=\"$(CURDIR)/grammars/en-us\"
-fuzz:
-	@mkdir -p build-fuzz/corpus-grammar build-fuzz/corpus-audio
-	cp grammars/en-us/*.grammar build-fuzz/corpus-grammar/
-	cp build/testdata/bad/* build/testdata/libri.flac build-fuzz/corpus-audio/ 2>/dev/null || true
-	clang $(FUZZ_CFLAGS) tests/fuzz_grammar.c $(LIB_SRC) -o build-fuzz/fuzz_grammar $(LIBS)
-	clang $(FUZZ_CFLAGS) tests/fuzz_audio.c $(LIB_SRC) -o build-fuzz/fuzz_audio $(LIBS)
-	build-fuzz/fuzz_grammar -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-grammar
-	build-fuzz/fuzz_audio -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus-audio
+build-fuzz/lib/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build-fuzz/libearshot.a: $(LIB_SRC:%.c=build-fuzz/lib/%.o)
+	rm -f $@
+	ar rcs $@ $^
+build-fuzz/fuzz_%: tests/fuzz_%.c build-fuzz/libearshot.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build-fuzz/libearshot.a -o $@ $(LIBS)
+fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@set -e; export LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp:print_suppressions=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus-$$t; \
+	  echo "== fuzz_$$t ($(FUZZ_SECONDS) s)"; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$$(case $$t in redact|intent) echo 4096;; *) echo 65536;; esac) \
+	    -timeout=20 -rss_limit_mb=2048 build-fuzz/corpus-$$t tests/fuzz/$$t; \
+	done
 
 demo:
 	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \

@@ -4,7 +4,14 @@
  * A 16 kHz mono file is read as int16 directly, so its samples reach the
  * decoder bit for bit as pocketsphinx_continuous would read them; anything
  * else is read as float, averaged to mono, resampled and clipped back to
- * int16. */
+ * int16.
+ *
+ * A stream (standard input as "-", a pipe such as /dev/stdin, a FIFO) is
+ * read into memory first, up to STREAM_MAX bytes, and decoded from there
+ * through libsndfile's virtual I/O: libsndfile seeks while it parses
+ * headers and finds the length of FLAC and OGG files, which a pipe cannot
+ * do (its own pipe support reads WAV but loses sync on FLAC and gives OGG
+ * no length). */
 #include "earshot.h"
 #include "resample.h"
 
@@ -15,9 +22,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum { CHUNK = 4096 };
+
+/* The most a stream may hold: an hour of 48 kHz stereo 16-bit WAV is
+ * 0.7 GB. A file of any size is read in bounded memory instead. */
+#define STREAM_MAX ((size_t)1 << 30)
 
 struct earshot_audio {
     SNDFILE *sf;
@@ -31,6 +44,11 @@ struct earshot_audio {
     int64_t frames_read;
     int eof, truncated;
     int64_t declared_frames; /* from the header, before libsndfile's fix-up */
+    int unknown_length;      /* the file does not say how long it is */
+    int ogg;
+    unsigned char *mem;      /* a stream's bytes (virtual I/O), or NULL */
+    size_t mem_len;
+    sf_count_t mem_pos;
     char errmsg[512];
 };
 
@@ -74,6 +92,98 @@ static int64_t declared_frames_from_log(SNDFILE *sf, int block_align)
     return declared / block_align;
 }
 
+/* libsndfile's virtual I/O over a stream read into memory. */
+static sf_count_t mem_len(void *user)
+{
+    return (sf_count_t)((earshot_audio *)user)->mem_len;
+}
+
+static sf_count_t mem_seek(sf_count_t off, int whence, void *user)
+{
+    earshot_audio *a = user;
+    sf_count_t base = whence == SEEK_CUR ? a->mem_pos
+                    : whence == SEEK_END ? (sf_count_t)a->mem_len : 0;
+    sf_count_t to = base + off;
+    if (to < 0 || to > (sf_count_t)a->mem_len)
+        return -1;
+    a->mem_pos = to;
+    return to;
+}
+
+static sf_count_t mem_read(void *ptr, sf_count_t count, void *user)
+{
+    earshot_audio *a = user;
+    sf_count_t left = (sf_count_t)a->mem_len - a->mem_pos;
+    if (count > left)
+        count = left;
+    if (count <= 0)
+        return 0;
+    memcpy(ptr, a->mem + a->mem_pos, (size_t)count);
+    a->mem_pos += count;
+    return count;
+}
+
+static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user)
+{
+    return 0;
+}
+
+static sf_count_t mem_tell(void *user)
+{
+    return ((earshot_audio *)user)->mem_pos;
+}
+
+/* Reads all of fd into a->mem (at most STREAM_MAX bytes). */
+static int slurp(earshot_audio *a, int fd, const char *what)
+{
+    size_t cap = 0;
+    for (;;) {
+        if (a->mem_len == cap) {
+            if (cap >= STREAM_MAX)
+                return fail(a, EARSHOT_FORMAT, "%s holds more than %zu MiB of audio: save it "
+                            "to a file and transcribe that (files are read in bounded memory)",
+                            what, STREAM_MAX >> 20);
+            size_t next = cap ? cap * 2 : 1 << 16;
+            if (next > STREAM_MAX)
+                next = STREAM_MAX;
+            unsigned char *m = realloc(a->mem, next);
+            if (!m)
+                return fail(a, EARSHOT_NOMEM, "out of memory reading %s", what);
+            a->mem = m;
+            cap = next;
+        }
+        ssize_t n = read(fd, a->mem + a->mem_len, cap - a->mem_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(a, EARSHOT_IO, "%s", strerror(errno));
+        if (n == 0)
+            break;
+        a->mem_len += (size_t)n;
+    }
+    if (a->mem_len == 0)
+        return fail(a, EARSHOT_FORMAT, "empty input (0 bytes), no audio");
+    return EARSHOT_OK;
+}
+
+/* Opens path ("-": standard input) as a stream into a->mem. */
+static int open_stream(earshot_audio *a, const char *path, int is_stdin)
+{
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(a, EARSHOT_IO, "%s", strerror(errno));
+    if (isatty(fd)) {
+        if (!is_stdin)
+            close(fd);
+        return fail(a, EARSHOT_IO, "%s is a terminal, not audio: pipe or redirect a file "
+                    "into it", is_stdin ? "standard input" : "it");
+    }
+    int rc = slurp(a, fd, is_stdin ? "standard input" : "the stream");
+    if (!is_stdin)
+        close(fd);
+    return rc;
+}
+
 int earshot_audio_open_file(earshot_audio **out, const char *path)
 {
     earshot_audio *a = calloc(1, sizeof *a);
@@ -81,20 +191,32 @@ int earshot_audio_open_file(earshot_audio **out, const char *path)
     if (!a)
         return EARSHOT_NOMEM;
     a->declared_frames = -1;
+    if (!path)
+        return fail(a, EARSHOT_MISUSE, "no file name");
+    int is_stdin = !strcmp(path, "-");
     struct stat st;
-    if (stat(path, &st) != 0)
+    if (is_stdin ? fstat(STDIN_FILENO, &st) != 0 : stat(path, &st) != 0)
         return fail(a, EARSHOT_IO, "%s", strerror(errno));
     if (S_ISDIR(st.st_mode))
         return fail(a, EARSHOT_IO, "is a directory, not an audio file");
-    if (st.st_size == 0)
-        return fail(a, EARSHOT_FORMAT, "empty file (0 bytes), no audio");
-    FILE *probe = fopen(path, "rb");
-    if (!probe)
-        return fail(a, EARSHOT_IO, "%s", strerror(errno));
-    fclose(probe);
-
     SF_INFO si = {0};
-    a->sf = sf_open(path, SFM_READ, &si);
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_size == 0)
+            return fail(a, EARSHOT_FORMAT, "empty file (0 bytes), no audio");
+        int fd = is_stdin ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(a, EARSHOT_IO, "%s", strerror(errno));
+        /* Standard input redirected from a file is read where it stands. */
+        a->sf = sf_open_fd(fd, SFM_READ, &si, 1);
+        if (!a->sf)
+            close(fd);
+    } else {
+        int rc = open_stream(a, path, is_stdin);
+        if (rc != EARSHOT_OK)
+            return rc;
+        static SF_VIRTUAL_IO vio = {mem_len, mem_seek, mem_read, mem_write, mem_tell};
+        a->sf = sf_open_virtual(&vio, SFM_READ, &si, a);
+    }
     if (!a->sf)
     {
         char why[256];
@@ -121,6 +243,14 @@ int earshot_audio_open_file(earshot_audio **out, const char *path)
     if (a->declared_frames > si.frames) {
         a->info.frames = a->declared_frames;
         a->truncated = 1;
+    }
+    /* libsndfile gives SF_COUNT_MAX frames when it cannot find the length:
+     * an OGG file whose last page (the granule position saying how long it
+     * is) is missing, because it was cut short or damaged. */
+    a->ogg = (si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG;
+    if (si.frames == SF_COUNT_MAX) {
+        a->unknown_length = 1;
+        a->info.frames = 0;
     }
     a->info.seconds = (double)a->info.frames / si.samplerate;
     if (si.frames <= 0)
@@ -157,6 +287,12 @@ static void note_end(earshot_audio *a)
     a->eof = 1;
     if (a->frames_read < a->info.frames)
         a->truncated = 1;
+    if (a->unknown_length) {
+        a->truncated = 1;
+        fail(a, EARSHOT_FORMAT, "truncated or damaged %s file: it ends without the last page "
+             "that gives its length (holds %.2f s)", a->ogg ? "OGG" : "audio",
+             (double)a->frames_read / a->info.sample_rate);
+    }
 }
 
 /* Reads one chunk from the file, converts it, and leaves the 16 kHz
@@ -256,5 +392,6 @@ void earshot_audio_close(earshot_audio *a)
     free(a->frames);
     free(a->mono);
     free(a->out);
+    free(a->mem);
     free(a);
 }

@@ -14,7 +14,11 @@ Newton's method; b (the raw score's weight) is held >= 0 so the map is
 monotone, and c >= 0 so that words heard less surely never make it surer. Kinds with fewer than MIN_ROWS rows keep the identity (a=0, b=1,
 c=0). Prints the C constants.
 
-    python3 bench/fit_calibration.py dev_text.rows flite.rows model.rows
+    python3 bench/fit_calibration.py dev_text.rows flite.rows FIELD.rows...
+
+(the shipped fit: the dev text, the flite set and the field subset of
+synth-field.sh OUT 10, each condition's rows with --suffix; kinds with no
+rows here, the model's, keep the constants already in intent_model.c)
 
 The model (kind 2) decides no dev row by itself (the templates match them
 all), so its rows come from a build with -DEARSHOT_FIT_MODEL as well, where

@@ -553,7 +553,12 @@ static int transcribe_file(earshot *e, transcribe_ctx *t, size_t index, size_t t
         failed = 1;
     }
     progress_clear(t);
-    if (!failed && earshot_audio_truncated(a)) {
+    if (!failed && earshot_audio_truncated(a) && info->seconds <= 0) {
+        /* No length declared (an OGG cut before its last page): the
+         * library's message says what is known. */
+        errorf("%s: %s (transcribed what is there)", t->file, earshot_audio_errmsg(a));
+        failed = 1;
+    } else if (!failed && earshot_audio_truncated(a)) {
         errorf("%s: truncated: the header declares %.2f s but the file holds %.2f s "
                "(transcribed what is there)",
                t->file, info->seconds, heard);
@@ -813,7 +818,9 @@ static earshot_store *open_store(const store_opts *o)
     cfg.path = o->db;
     cfg.grammar_dir = o->grammar;
     cfg.on_log = log_to_stderr;
-    /* Reading or erasing never creates a database by accident. */
+    /* Reading or erasing never creates a database by accident, nor turns
+     * an empty or foreign file into one. */
+    cfg.create = 0;
     if (access(o->db, F_OK) != 0) {
         errorf("%s: %s", o->db, strerror(errno));
         return NULL;
@@ -930,6 +937,7 @@ static const char *const report_usage =
     "                      [--min-group K] [--time day|week|month] [--utc]\n"
     "                      [--format html|json|csv|md] [--out FILE]\n"
     "                      [--privacy suppress|dp --epsilon E [--budget B]]\n"
+    "                      [--alerts] [--alert KIND[:SUBJECT[:DELTA]]]...\n"
     "       earshot report merge A.json B.json ... [--min-group K]\n"
     "                      [--format html|json|csv|md] [--out FILE]\n"
     "\n"
@@ -962,7 +970,16 @@ static const char *const report_usage =
     "                    privacy-budget ledger\n"
     "  --epsilon E       dp: this report's privacy loss, 0 < E <= 10\n"
     "  --budget B        dp: epsilon each calendar month may spend over all\n"
-    "                    reports (default 2); a report beyond it is refused\n";
+    "                    reports (default 2); a report beyond it is refused\n"
+    "  --alerts          for cron or monitoring: print the findings (\"what to act\n"
+    "                    on\") that cross a threshold, one per line, and exit 3\n"
+    "                    when there is one (0 when none); the report itself is\n"
+    "                    written only with --out. Alone: any shown finding.\n"
+    "  --alert SPEC      a threshold (repeatable; implies --alerts): KIND is\n"
+    "                    complaints, driver, channel, theme or effort; SUBJECT a\n"
+    "                    topic, channel, word or signal, or *; DELTA signed\n"
+    "                    points, e.g. complaints:wait_time:+20 (complaints about\n"
+    "                    wait time up 20 points or more)\n";
 
 static int report_format(const char *v, earshot_report_format *f)
 {
@@ -987,7 +1004,9 @@ static int cmd_report(int argc, char **argv)
     size_t n_inputs = 0;
     int merge = argc > 1 && !strcmp(argv[1], "merge");
     const char *privacy = NULL, *epsilon = NULL, *budget = NULL;
-    int min_group_given = 0;
+    const char *alerts[64];
+    size_t n_alerts = 0;
+    int min_group_given = 0, alert_mode = 0, out_given = 0;
     for (int i = 1 + merge; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -995,6 +1014,15 @@ static int cmd_report(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--utc") && !merge) {
             cfg.utc = 1;
+        } else if (!strcmp(a, "--alerts") && !merge) {
+            alert_mode = 1;
+        } else if (!strcmp(a, "--alert") && !merge) {
+            if (i + 1 >= argc)
+                return usage_error("report ", "option '%s' needs a value", a);
+            if (n_alerts == sizeof alerts / sizeof *alerts)
+                return usage_error("report ", "%s", "at most 64 --alert thresholds");
+            alerts[n_alerts++] = argv[++i];
+            alert_mode = 1;
         } else if (!strcmp(a, "--min-group") || !strcmp(a, "--format") || !strcmp(a, "--out") ||
                    (!merge && (!strcmp(a, "--db") || !strcmp(a, "--since") ||
                                !strcmp(a, "--until") || !strcmp(a, "--channel") ||
@@ -1014,7 +1042,7 @@ static int cmd_report(int argc, char **argv)
             else if (!strcmp(a, "--format"))
                 format = v;
             else if (!strcmp(a, "--out"))
-                out = v;
+                out = v, out_given = 1;
             else if (!strcmp(a, "--privacy"))
                 privacy = v;
             else if (!strcmp(a, "--epsilon"))
@@ -1058,6 +1086,14 @@ static int cmd_report(int argc, char **argv)
     }
     if (merge && n_inputs < 1)
         return usage_error("report ", "%s", "merge needs JSON reports to add up");
+    /* A malformed threshold is refused before any work: checked against a
+     * finding of every kind, since a spec names its kind first. */
+    for (size_t k = 0; k < n_alerts; k++) {
+        earshot_finding probe = {.kind_name = "complaints", .subject = "", .shown = 1};
+        if (earshot_finding_matches(&probe, alerts[k]) < 0)
+            return usage_error("report ", "--alert is KIND[:SUBJECT[:DELTA]], e.g. "
+                               "complaints:wait_time:+20, not '%s'", alerts[k]);
+    }
     /* Suppression and differential privacy never mix by accident. */
     if (privacy && !strcmp(privacy, "dp")) {
         if (min_group_given)
@@ -1110,6 +1146,7 @@ static int cmd_report(int argc, char **argv)
         /* A dp report writes one thing: its line in the budget ledger. A
          * missing file is still an error, never created. */
         scfg.read_only = cfg.privacy != EARSHOT_PRIVACY_DP;
+        scfg.create = 0;
         scfg.on_log = log_to_stderr;
         earshot_store *s = NULL;
         if (!scfg.read_only && access(db, F_OK) != 0) {
@@ -1121,9 +1158,29 @@ static int cmd_report(int argc, char **argv)
             errorf("%s", earshot_report_errmsg(r));
         earshot_store_close(s);
     }
-    if (rc == EARSHOT_OK && (rc = earshot_report_write(r, fmt, out)) != EARSHOT_OK)
+    if (rc == EARSHOT_OK && (!alert_mode || out_given) &&
+        (rc = earshot_report_write(r, fmt, out)) != EARSHOT_OK)
         errorf("%s", earshot_report_errmsg(r));
+    int alerted = 0;
+    if (rc == EARSHOT_OK && alert_mode) {
+        const earshot_finding *f = NULL;
+        size_t n = earshot_report_findings(r, &f);
+        for (size_t i = 0; i < n; i++) {
+            if (!f[i].shown)
+                continue;
+            int hit = n_alerts == 0;
+            for (size_t k = 0; k < n_alerts && !hit; k++)
+                hit = earshot_finding_matches(&f[i], alerts[k]) == 1;
+            if (hit) {
+                printf("alert: %s%s%s: %s\n", f[i].kind_name, *f[i].subject ? ":" : "",
+                       f[i].subject, f[i].sentence);
+                alerted++;
+            }
+        }
+    }
     earshot_report_free(r);
+    if (rc == EARSHOT_OK && alerted)
+        return 3;
     return rc == EARSHOT_OK ? 0 : rc == EARSHOT_MISUSE ? 2 : 1;
 }
 
@@ -1133,7 +1190,7 @@ static int cmd_report(int argc, char **argv)
 
 static int print_device(const earshot_device_info *d, void *user)
 {
-    (void)user;
+    ++*(int *)user;
     printf("%3d  %-40s  %-28s  %6.0f Hz  %d ch%s\n", d->index, d->name, d->host_api,
            d->default_rate, d->channels, d->is_default ? "  (default)" : "");
     return 0;
@@ -1149,8 +1206,15 @@ static int cmd_devices(int argc, char **argv)
     if (argc > 1)
         return usage_error("devices ", "unexpected argument '%s'", argv[1]);
     char err[512];
-    if (earshot_devices(print_device, NULL, err, sizeof err) != EARSHOT_OK) {
+    int count = 0;
+    if (earshot_devices(print_device, &count, err, sizeof err) != EARSHOT_OK) {
         errorf("%s", err);
+        return 1;
+    }
+    /* An empty list is an answer a script must not mistake for success. */
+    if (count == 0) {
+        errorf("%s", "no audio input devices found (is a sound card, ALSA device or JACK "
+               "server available?)");
         return 1;
     }
     return 0;

@@ -13,6 +13,7 @@
 #include "redact.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,39 @@ struct earshot {
     char *partial_last;
     uint64_t partial_looked;
     char model_id[17], grammar_id[17];
+    /* The decoder is not re-entrant: a feed from inside the utterance
+     * callback aborted PocketSphinx (hmm_frame assertion), two threads
+     * feeding at once aborted it in create_dag_nodes. busy is set by the
+     * calls that touch it. */
+    atomic_int busy;
+    /* earshot_interrupt(): set from any thread or a signal handler (a
+     * lock-free atomic, so async-signal-safe), read between blocks. */
+    atomic_int interrupt;
+    /* The length of the stream just ended, kept after earshot_flush()
+     * until the next one starts. */
+    uint64_t ended_samples;
+    int ended;
     char errmsg[1024];
 };
+
+/* The handle whose callback this thread is running, if any: tells a call
+ * from inside a callback from one made by a second thread. Per thread, and
+ * only ever pointing at a handle during its own call. */
+static _Thread_local const earshot *callback_of;
+
+/* Runs an app callback with callback_of set (restored after, so that a
+ * callback of one handle may use another handle). */
+#define IN_CALLBACK(e, call)                                                   \
+    do {                                                                       \
+        const earshot *prev_ = callback_of;                                    \
+        callback_of = (e);                                                     \
+        call;                                                                  \
+        callback_of = prev_;                                                   \
+    } while (0)
+
+#if ATOMIC_INT_LOCK_FREE != 2
+#error "earshot_interrupt() needs a lock-free atomic int to be async-signal-safe"
+#endif
 
 static const char *const rc_text[] = {
 #define EARSHOT_RC_TEXT_(name, code, text) [code] = text,
@@ -118,7 +150,9 @@ static int set_error(earshot *e, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+    /* The last byte stays NUL even if a second thread misusing the handle
+     * writes here at the same time. */
+    vsnprintf(e->errmsg, sizeof e->errmsg - 1, fmt, ap);
     va_end(ap);
     if (e->cfg.on_log)
         e->cfg.on_log(EARSHOT_LOG_ERROR, e->errmsg, e->cfg.log_user);
@@ -247,7 +281,9 @@ static int analyze_utterance(const earshot_utterance *u, void *user)
         e->redact_end = u->end;
     }
     copy.text_redacted = redacted;
-    int stop = e->cfg.on_utterance ? e->cfg.on_utterance(&copy, e->cfg.utterance_user) : 0;
+    int stop = 0;
+    if (e->cfg.on_utterance)
+        IN_CALLBACK(e, stop = e->cfg.on_utterance(&copy, e->cfg.utterance_user));
     free(redacted);
     return stop;
 }
@@ -310,7 +346,9 @@ static int partial_step(earshot *e)
     e->partial_last = shown;
     earshot_partial p = {.text = shown, .start = start,
                          .at = (double)e->samples / EARSHOT_SAMPLE_RATE};
-    return e->cfg.on_partial(&p, e->cfg.partial_user) ? EARSHOT_STOPPED : EARSHOT_OK;
+    int stop;
+    IN_CALLBACK(e, stop = e->cfg.on_partial(&p, e->cfg.partial_user));
+    return stop ? EARSHOT_STOPPED : EARSHOT_OK;
 }
 
 int earshot_open(earshot **out, const earshot_config *cfg)
@@ -498,15 +536,46 @@ static int run_block(earshot *e)
     return rc;
 }
 
-int earshot_feed(earshot *e, const int16_t *pcm, size_t n)
+/* Takes the handle for a call that touches the decoder; EARSHOT_OK, or
+ * EARSHOT_MISUSE with a message saying which rule was broken. */
+static int enter(earshot *e, const char *fn)
 {
-    if (!e || !e->rec)
-        return e ? set_error(e, EARSHOT_MISUSE, "earshot_feed: handle did not open")
-                 : EARSHOT_MISUSE;
-    if (!pcm && n)
-        return set_error(e, EARSHOT_MISUSE, "earshot_feed: pcm is NULL");
+    if (!atomic_exchange(&e->busy, 1))
+        return EARSHOT_OK;
+    if (callback_of == e)
+        return set_error(e, EARSHOT_MISUSE,
+                         "%s: called from inside a callback of the same handle; return from "
+                         "the callback first (feed the audio after it returns)", fn);
+    return set_error(e, EARSHOT_MISUSE,
+                     "%s: another thread is using this handle; a handle is used by one "
+                     "thread at a time", fn);
+}
+
+static int leave(earshot *e, int rc)
+{
+    atomic_store(&e->busy, 0);
+    return rc;
+}
+
+static int stopped(earshot *e)
+{
+    return set_error(e, EARSHOT_STOPPED, "stopped: a callback returned non-zero");
+}
+
+static int feed(earshot *e, const int16_t *pcm, size_t n)
+{
+    if (e->ended) {
+        e->ended = 0;
+        e->ended_samples = 0;
+    }
     int rc = EARSHOT_OK;
     while (n) {
+        /* Checked once per block (0.128 s of audio, a few ms of decoding):
+         * an interrupted feed returns promptly, leaving the stream open. */
+        if (atomic_exchange(&e->interrupt, 0))
+            return set_error(e, EARSHOT_INTERRUPTED,
+                             "interrupted at %.2f s of the stream; %zu samples of this call "
+                             "were not decoded", (double)e->samples / EARSHOT_SAMPLE_RATE, n);
         size_t take = BLOCK - e->block_len;
         if (take > n)
             take = n;
@@ -525,21 +594,36 @@ int earshot_feed(earshot *e, const int16_t *pcm, size_t n)
                 return r;
         }
     }
-    return rc;
+    return rc == EARSHOT_STOPPED ? stopped(e) : rc;
 }
 
-int earshot_flush(earshot *e)
+int earshot_feed(earshot *e, const int16_t *pcm, size_t n)
 {
     if (!e || !e->rec)
-        return e ? set_error(e, EARSHOT_MISUSE, "earshot_flush: handle did not open")
+        return e ? set_error(e, EARSHOT_MISUSE, "earshot_feed: the handle did not open")
                  : EARSHOT_MISUSE;
+    if (!pcm && n)
+        return set_error(e, EARSHOT_MISUSE, "earshot_feed: pcm is NULL");
+    int rc = enter(e, "earshot_feed");
+    if (rc != EARSHOT_OK)
+        return rc;
+    return leave(e, feed(e, pcm, n));
+}
+
+static int flush(earshot *e)
+{
     int rc = EARSHOT_OK;
     if (e->block_len)
         rc = run_block(e);
     if (rc != EARSHOT_OK && rc != EARSHOT_STOPPED)
         return rc;
     int r = earshot__recognizer_finish(e->rec, analyze_utterance, e);
+    e->ended_samples = e->samples;
+    e->ended = 1;
     e->samples = 0;
+    /* The stream is over: an interrupt meant for it must not stop the
+     * next one. */
+    atomic_store(&e->interrupt, 0);
     free(e->partial_last);
     e->partial_last = NULL;
     e->partial_looked = 0;
@@ -554,19 +638,45 @@ int earshot_flush(earshot *e)
         return set_error(e, r, "the decoder failed at the end of the stream");
     if (r == EARSHOT_NOMEM)
         return set_error(e, r, "out of memory");
-    return r != EARSHOT_OK ? r : rc;
+    rc = r != EARSHOT_OK ? r : rc;
+    return rc == EARSHOT_STOPPED ? stopped(e) : rc;
+}
+
+int earshot_flush(earshot *e)
+{
+    if (!e || !e->rec)
+        return e ? set_error(e, EARSHOT_MISUSE, "earshot_flush: the handle did not open")
+                 : EARSHOT_MISUSE;
+    int rc = enter(e, "earshot_flush");
+    if (rc != EARSHOT_OK)
+        return rc;
+    return leave(e, flush(e));
+}
+
+void earshot_interrupt(earshot *e)
+{
+    if (e)
+        atomic_store(&e->interrupt, 1);
 }
 
 int earshot_set_question(earshot *e, earshot_question q)
 {
-    if (!e || q < EARSHOT_ASK_NONE || q > EARSHOT_ASK_CONFIRM_FORGET)
+    if (!e)
+        return EARSHOT_MISUSE;
+    if (q < EARSHOT_ASK_NONE || q > EARSHOT_ASK_CONFIRM_FORGET)
+        return set_error(e, EARSHOT_MISUSE, "earshot_set_question: unknown question %d",
+                         (int)q);
+    /* From inside the utterance callback it is allowed (an app asks when
+     * it hears something); from a second thread it is not. */
+    int inside = callback_of == e;
+    if (!inside && enter(e, "earshot_set_question") != EARSHOT_OK)
         return EARSHOT_MISUSE;
     /* Without analysis there is nothing to read an answer with; the
      * question is accepted and has no effect, as documented for
      * cfg.analyze = 0. */
     if (e->matcher)
         earshot__matcher_set_question(e->matcher, q);
-    return EARSHOT_OK;
+    return inside ? EARSHOT_OK : leave(e, EARSHOT_OK);
 }
 
 int earshot_in_speech(const earshot *e)
@@ -576,7 +686,9 @@ int earshot_in_speech(const earshot *e)
 
 double earshot_stream_seconds(const earshot *e)
 {
-    return e ? (double)e->samples / EARSHOT_SAMPLE_RATE : 0.0;
+    if (!e)
+        return 0.0;
+    return (double)(e->ended ? e->ended_samples : e->samples) / EARSHOT_SAMPLE_RATE;
 }
 
 const char *earshot_errmsg(const earshot *e)
@@ -589,6 +701,11 @@ const char *earshot_errmsg(const earshot *e)
 void earshot_close(earshot *e)
 {
     if (!e)
+        return;
+    /* Freeing the handle under a feed that is still running (in a
+     * callback, or in another thread) would crash it: refused, the handle
+     * is left for a later close (a leak, not a crash). */
+    if (enter(e, "earshot_close") != EARSHOT_OK)
         return;
     earshot__recognizer_close(e->rec);
     earshot__quality_free(e->quality);

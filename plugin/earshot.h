@@ -22,7 +22,11 @@
  *     earshot_close(e);
  *
  * Threads and state: a handle is used by one thread at a time; handles are
- * independent of each other. There is no init call and no global state of
+ * independent of each other. A call that breaks this (earshot_feed() or
+ * earshot_flush() from a second thread while one runs, or from inside the
+ * handle's own callback) is detected and returns EARSHOT_MISUSE; the one
+ * call safe from any thread, and from a signal handler, is
+ * earshot_interrupt(). There is no init call and no global state of
  * Earshot's own. One caveat comes from PocketSphinx 0.8+5prealpha, whose log
  * destination is process-wide: opening a handle silences it unless
  * cfg.verbose is set, and the last handle opened decides.
@@ -67,7 +71,8 @@ extern "C" {
     X(CORRUPT, 12, "not an Earshot database, or a damaged one")                 \
     X(PENDING, 13, "erased, but a reader keeps the old copy in the file: completed at next open") \
     X(BUDGET, 14, "the privacy budget for this period is spent")                \
-    X(ADAPT, 15, "cannot adapt the speech model")
+    X(ADAPT, 15, "cannot adapt the speech model")                              \
+    X(INTERRUPTED, 16, "interrupted by earshot_interrupt()")
 
 typedef enum earshot_rc {
 #define EARSHOT_RC_ENUM_(name, code, text) EARSHOT_##name = code,
@@ -381,14 +386,29 @@ int earshot_open(earshot **out, const earshot_config *cfg);
 /* Pushes n samples of 16 kHz mono signed 16-bit PCM, in any chunk size:
  * the result does not depend on how the stream is cut. Utterances are
  * delivered to cfg.on_utterance as silences end them. Returns EARSHOT_OK,
- * EARSHOT_STOPPED (a callback returned non-zero), EARSHOT_DECODER or
- * EARSHOT_MISUSE. */
+ * EARSHOT_STOPPED (a callback returned non-zero; the rest of the call's
+ * audio is still decoded), EARSHOT_INTERRUPTED (earshot_interrupt(); the
+ * rest of the call's audio is not decoded), EARSHOT_DECODER or
+ * EARSHOT_MISUSE (also when called from inside this handle's callback, or
+ * while another thread is in a call on it: nothing is fed then). */
 int earshot_feed(earshot *e, const int16_t *pcm, size_t n);
 
 /* Ends the stream: decodes what is buffered, delivers the last utterance,
  * and makes the next earshot_feed() start a new stream whose times count
- * from zero again. */
+ * from zero again. Clears an interrupt not yet seen. EARSHOT_MISUSE as for
+ * earshot_feed(). */
 int earshot_flush(earshot *e);
+
+/* Asks the earshot_feed() under way on e (in another thread, or the one a
+ * signal handler interrupted) to return EARSHOT_INTERRUPTED soon: it is
+ * checked before each 2048-sample block, so the call returns within one
+ * block's decoding. With no feed under way, the next earshot_feed()
+ * returns EARSHOT_INTERRUPTED at once. The handle stays usable: feed on to
+ * continue the stream, or earshot_flush() to end it (delivering the
+ * utterance heard so far) and start the next. Safe from any thread and
+ * from a signal handler (like sqlite3_interrupt()); e must stay open
+ * meanwhile. NULL is a no-op. */
+void earshot_interrupt(earshot *e);
 
 /* Sets the question pending on this handle: every utterance delivered
  * from now on is read against it (see earshot_question), until it is set
@@ -402,15 +422,22 @@ int earshot_set_question(earshot *e, earshot_question q);
  * ended. */
 int earshot_in_speech(const earshot *e);
 
-/* Seconds of audio fed since the stream began. */
+/* Seconds of audio fed since the stream began. After earshot_flush(), the
+ * length of the stream just ended, until the next earshot_feed() starts
+ * another. */
 double earshot_stream_seconds(const earshot *e);
 
-/* Detail of the last failure on this handle ("not an error" if none).
- * Valid until the next call on the handle. NULL handle: "out of memory". */
+/* Detail of the last failure on this handle ("not an error" if none has
+ * happened): every call that returns a code other than EARSHOT_OK sets it,
+ * EARSHOT_STOPPED, EARSHOT_INTERRUPTED and EARSHOT_MISUSE included; a call
+ * that succeeds leaves it. Valid until the next call on the handle. NULL
+ * handle: "out of memory". */
 const char *earshot_errmsg(const earshot *e);
 
 /* Frees the handle. NULL is a no-op. Pending audio is discarded: call
- * earshot_flush() first to hear the end of the stream. */
+ * earshot_flush() first to hear the end of the stream. Called while a
+ * call on the handle runs (from its callback, or another thread), it does
+ * nothing: close it after that call returns. */
 void earshot_close(earshot *e);
 
 /* ------------------------------------------------------------------ */
@@ -465,14 +492,18 @@ typedef struct earshot_audio earshot_audio;
 typedef struct earshot_audio_info {
     int sample_rate;      /* of the file */
     int channels;         /* of the file */
-    int64_t frames;       /* as the file's header declares them */
+    int64_t frames;       /* as the file's header declares them; 0 when it
+                             does not say (an OGG file cut before its last page) */
     double seconds;       /* frames / sample_rate */
 } earshot_audio_info;
 
 /* Opens an audio file. As with earshot_open(), *out is set even on failure
  * (except out of memory) so earshot_audio_errmsg() can explain; close it
- * either way. Returns EARSHOT_OK, EARSHOT_IO (missing or unreadable) or
- * EARSHOT_FORMAT (not audio, empty, no samples). */
+ * either way. path "-" is standard input. A stream (a pipe, /dev/stdin, a
+ * FIFO) is read whole into memory during this call, at most 1 GiB, and
+ * decoded from there; a regular file is read in chunks. Returns
+ * EARSHOT_OK, EARSHOT_IO (missing or unreadable) or EARSHOT_FORMAT (not
+ * audio, empty, no samples, a stream over the limit). */
 int earshot_audio_open_file(earshot_audio **out, const char *path);
 
 /* Fills info. The pointer stays valid until earshot_audio_close(). */
@@ -485,7 +516,9 @@ const earshot_audio_info *earshot_audio_get_info(const earshot_audio *a);
  * still delivered. */
 long earshot_audio_read(earshot_audio *a, int16_t *pcm, size_t max);
 
-/* Non-zero when the source ended before the length its header declares. */
+/* Non-zero when the source ended before the length its header declares,
+ * or ended without saying its length at all (a cut OGG file): then
+ * earshot_audio_errmsg() says so ("truncated or damaged OGG file ..."). */
 int earshot_audio_truncated(const earshot_audio *a);
 
 /* Detail of the last failure on this source. */
@@ -536,13 +569,19 @@ typedef struct earshot_store_config {
     /* 1: open an existing database for reading only (reports): never
      * created, migrated or written; another process may go on writing. */
     int read_only;
+    /* 1 (the default): a path that does not exist is created, and so is
+     * an existing empty file (0 bytes). 0: the database must exist and be
+     * an Earshot database; a missing path is EARSHOT_IO, an empty file or
+     * an empty SQLite file EARSHOT_CORRUPT, and nothing is created (what
+     * listing or erasing wants). A read-only handle never creates. */
+    int create;
     /* No destructive act on a guess: a forget_me, or a consent_no that
      * would revoke consent already given, erases only when its intent
      * confidence reaches confirm_confidence AND the words' mean recogniser
      * confidence (earshot_utterance.confidence; text has 1) reaches
      * confirm_word_confidence. Otherwise it is EARSHOT_HEARD_REVIEW.
-     * Defaults 0.75 and 0.5 (intent confidence on the raw, uncalibrated
-     * scale). An answer to EARSHOT_ASK_CONFIRM_FORGET is the customer's
+     * Defaults 0.985 and 0.5 (intent confidence is calibrated: raw 0.75
+     * at full word confidence is 0.987). An answer to EARSHOT_ASK_CONFIRM_FORGET is the customer's
      * confirmation and needs only these thresholds too. */
     double confirm_confidence;
     double confirm_word_confidence;
@@ -550,9 +589,10 @@ typedef struct earshot_store_config {
 
 earshot_store_config earshot_store_config_default(void);
 
-/* Opens (or creates, migrating its schema) a database. *out is set even on
- * failure, except out of memory. A file that is not an Earshot database,
- * or is damaged, is refused with EARSHOT_CORRUPT and left untouched.
+/* Opens (or, with cfg->create, creates, migrating its schema) a database.
+ * *out is set even on failure, except out of memory. A file that is not
+ * an Earshot database, or is damaged, is refused with EARSHOT_CORRUPT and
+ * left untouched.
  * Returns EARSHOT_OK, EARSHOT_IO, EARSHOT_CORRUPT, EARSHOT_STORAGE,
  * EARSHOT_GRAMMAR (redaction rules missing or wrong) or EARSHOT_NOMEM. */
 int earshot_store_open(earshot_store **out, const earshot_store_config *cfg);
@@ -894,6 +934,61 @@ int earshot_report_merge(const earshot_report *const *in, size_t n, int min_grou
 int earshot_report_write(earshot_report *r, earshot_report_format format, const char *path);
 const char *earshot_report_errmsg(const earshot_report *r);
 void earshot_report_free(earshot_report *r);
+
+/* What to act on (README, "What to act on"): findings computed when a
+ * report is built from a store, by comparing sessions. Each compares two
+ * shares of sessions with a two-proportion z-test (two-sided), held to
+ * p < 0.05 divided by the number of candidates tested in its family
+ * (Bonferroni). Not computed under privacy DP, nor for a report loaded
+ * from JSON or merged (earshot_report_findings() then returns 0). */
+typedef enum earshot_finding_kind {
+    /* complaints about a topic rose against the previous period of equal
+     * length: share of sessions with a complaint about it */
+    EARSHOT_FINDING_COMPLAINTS,
+    /* the topic that drives detractors most: share of detractor sessions
+     * mentioning it against promoter sessions (key-driver analysis) */
+    EARSHOT_FINDING_DRIVER,
+    /* a channel whose share of sessions with a complaint stands above the
+     * other channels' */
+    EARSHOT_FINDING_CHANNEL,
+    /* a word of unmatched speech heard this period and not the previous */
+    EARSHOT_FINDING_THEME,
+    /* an effort signal's share of sessions rose against the previous period */
+    EARSHOT_FINDING_EFFORT
+} earshot_finding_kind;
+
+typedef struct earshot_finding {
+    earshot_finding_kind kind;
+    const char *kind_name; /* "complaints", "driver", "channel", "theme", "effort" */
+    const char *subject;   /* the topic, channel, word or signal; "" for none */
+    /* 1: passes min_group (every figure behind it is 0 or >= min_group)
+     * and the significance threshold. 0: not enough evidence yet, the
+     * best candidate of its family; more_sessions says how many more
+     * sessions an 80% chance of a significant result would need. */
+    int shown;
+    /* The two groups compared: "before" is the previous period (DRIVER:
+     * promoter sessions; CHANNEL: the other channels), "after" this
+     * period (DRIVER: detractor sessions; CHANNEL: the channel). */
+    long long x_before, n_before, x_after, n_after;
+    double before_pct, after_pct, delta_pts; /* delta_pts = after - before */
+    double ci_low, ci_high;                  /* 95% interval of delta_pts (Wald) */
+    double p, alpha;                         /* two-sided p, and the threshold used */
+    long long impact;        /* sessions the difference accounts for: the ranking */
+    long long more_sessions; /* !shown: estimated sessions more needed (0: shown) */
+    const char *sentence;    /* one sentence for people, with its figure and evidence */
+} earshot_finding;
+
+/* The report's findings: shown ones first (at most 5, by impact), then
+ * one entry per family that has not enough evidence yet. *out points
+ * into r (valid until earshot_report_free). Returns their number. */
+size_t earshot_report_findings(const earshot_report *r, const earshot_finding **out);
+/* Whether a shown finding crosses an alert threshold. spec is
+ * KIND[:SUBJECT[:DELTA]]: KIND a kind_name, SUBJECT a name or "*" (any),
+ * DELTA a signed number of points: "+20" matches delta_pts >= 20, "-10"
+ * delta_pts <= -10; no DELTA: any shown finding of that kind and subject.
+ * "complaints:wait_time:+20": complaints about wait time up 20 points or
+ * more. Returns 1 or 0; -1 for a malformed spec. */
+int earshot_finding_matches(const earshot_finding *f, const char *spec);
 
 #ifdef __cplusplus
 }

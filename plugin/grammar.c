@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,11 +19,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Limits that keep hostile or mistaken grammars from crashing or hanging
+ * the reader: brackets inside brackets on one line; the stack frames one
+ * expansion may need (every node on the way to a phrase, rules followed);
+ * the size of one file and of the folder (memory is ~20x the bytes). */
+enum { MAX_NEST = 64, MAX_FRAMES = 4096 };
+#define MAX_FILE_BYTES (4L * 1024 * 1024)
+#define MAX_FOLDER_BYTES (16L * 1024 * 1024)
+
 enum { N_WORD, N_SEQ, N_ALT, N_OPT, N_RULE, N_SLOT, N_START, N_ANYNUM, N_END };
 
 typedef struct earshot__node {
     int type;
-    int word;       /* N_WORD: vocabulary id; N_SLOT: TOK_* */
+    int word;       /* N_WORD: vocabulary id; N_SLOT: TOK_*; N_RULE: rule index */
     int file, line, col;
     char *name;     /* N_RULE */
     struct earshot__node **kids;
@@ -35,6 +44,7 @@ typedef struct rule {
     node *expr;
     int file, line, col;
     int state; /* cycle check: 0 new, 1 visiting, 2 done */
+    long frames; /* stack frames its expansion needs; -1 too many (reported) */
 } rule;
 
 struct earshot__grammar {
@@ -48,7 +58,10 @@ struct earshot__grammar {
      * are matched like topics but reported apart (effort signals). */
     unsigned char *topic_signal;
     rule *rules;
-    size_t n_rules;
+    size_t n_rules, cap_rules;
+    int *rule_slots; /* hash table of rule indices by name, -1 empty */
+    size_t n_rule_slots;
+    long bytes; /* read from the folder so far */
     /* vocabulary: open-addressing hash of word -> id */
     char **words;
     size_t n_words, cap_words;
@@ -195,6 +208,7 @@ typedef struct parser {
     size_t pos;
     int file, line;
     int failed; /* an error was reported for this line */
+    int depth;  /* brackets open at pos */
 } parser;
 
 static void skip_ws(parser *p)
@@ -236,9 +250,17 @@ static node *parse_item(parser *p)
     char c = p->s[p->pos];
     int c0 = col(p);
     if (c == '(' || c == '[') {
+        /* The parser recurses once per bracket: bounded, so 5,000 of them
+         * are an error rather than a stack overflow. */
+        if (p->depth >= MAX_NEST) {
+            perr(p, c0, "nested too deeply: more than %s brackets inside each other", "64");
+            return NULL;
+        }
         p->pos++;
         char close = c == '(' ? ')' : ']';
+        p->depth++;
         node *inner = parse_alt(p, close);
+        p->depth--;
         if (!inner)
             return NULL;
         if (p->s[p->pos] != close) {
@@ -556,6 +578,57 @@ static void parse_section(earshot__grammar *g, file_state *st, const char *s, in
     st->target = idx;
 }
 
+/* Rules are looked up by name through a hash table: a linear search per
+ * reference made a folder of 100,000 rules take more than 300 s. */
+static long rule_find(const earshot__grammar *g, const char *name)
+{
+    if (!g->n_rule_slots)
+        return -1;
+    size_t mask = g->n_rule_slots - 1;
+    for (size_t i = hash_str(name, strlen(name)) & mask;; i = (i + 1) & mask) {
+        int id = g->rule_slots[i];
+        if (id < 0)
+            return -1;
+        if (!strcmp(g->rules[id].name, name))
+            return id;
+    }
+}
+
+static void rule_slot_put(int *slots, size_t n_slots, const char *name, int id)
+{
+    size_t i = hash_str(name, strlen(name)) & (n_slots - 1);
+    while (slots[i] >= 0)
+        i = (i + 1) & (n_slots - 1);
+    slots[i] = id;
+}
+
+/* Appends r (taking its name and expr) or frees them when memory ran out. */
+static void rule_add(earshot__grammar *g, rule r)
+{
+    if ((g->n_rules + 1) * 2 > g->n_rule_slots) {
+        size_t ns = g->n_rule_slots ? g->n_rule_slots * 2 : 256;
+        int *slots = malloc(ns * sizeof *slots);
+        if (!slots)
+            goto nomem;
+        for (size_t i = 0; i < ns; i++)
+            slots[i] = -1;
+        for (size_t k = 0; k < g->n_rules; k++)
+            rule_slot_put(slots, ns, g->rules[k].name, (int)k);
+        free(g->rule_slots);
+        g->rule_slots = slots;
+        g->n_rule_slots = ns;
+    }
+    if (!earshot__grow((void **)&g->rules, &g->cap_rules, g->n_rules + 1, sizeof *g->rules))
+        goto nomem;
+    rule_slot_put(g->rule_slots, g->n_rule_slots, r.name, (int)g->n_rules);
+    g->rules[g->n_rules++] = r;
+    return;
+nomem:
+    g->nomem = 1;
+    node_free(r.expr);
+    free(r.name);
+}
+
 static void parse_rule_def(earshot__grammar *g, const char *s, int file, int lineno)
 {
     const char *gt = strchr(s, '>');
@@ -585,13 +658,12 @@ static void parse_rule_def(earshot__grammar *g, const char *s, int file, int lin
         free(name);
         return;
     }
-    for (size_t k = 0; k < g->n_rules; k++) {
-        if (!strcmp(g->rules[k].name, name)) {
-            diagf(g, file, lineno, 2, "rule <%s> is already defined at %s:%d", name,
-                  g->files[g->rules[k].file], g->rules[k].line);
-            free(name);
-            return;
-        }
+    long k = rule_find(g, name);
+    if (k >= 0) {
+        diagf(g, file, lineno, 2, "rule <%s> is already defined at %s:%d", name,
+              g->files[g->rules[k].file], g->rules[k].line);
+        free(name);
+        return;
     }
     parser p = {.g = g, .s = s, .pos = i + 1, .file = file, .line = lineno};
     skip_ws(&p);
@@ -601,19 +673,11 @@ static void parse_rule_def(earshot__grammar *g, const char *s, int file, int lin
         return;
     }
     node *expr = parse_alt(&p, 0);
-    rule *r = realloc(g->rules, (g->n_rules + 1) * sizeof *r);
-    if (!expr || !r) {
-        if (r)
-            g->rules = r;
-        else
-            g->nomem = 1;
-        node_free(expr);
+    if (!expr) {
         free(name);
         return;
     }
-    g->rules = r;
-    g->rules[g->n_rules++] = (rule){.name = name, .expr = expr, .file = file, .line = lineno,
-                                    .col = 2};
+    rule_add(g, (rule){.name = name, .expr = expr, .file = file, .line = lineno, .col = 2});
 }
 
 static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, int lineno)
@@ -721,7 +785,7 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
             return;
         }
         at = prefix(s, NULL, &w, &hw);
-        if (!at || !hw || w != (int)w || w < 0 || w > 10) {
+        if (!at || !hw || !(w >= 0 && w <= 10) || w != (int)w) {
             diagf(g, file, lineno, 1, "number lines read 'N: words' with N from 0 to 10, "
                                       "or 'not_score: ...'");
             return;
@@ -734,9 +798,39 @@ static void parse_line(earshot__grammar *g, file_state *st, char *s, int file, i
 
 static int read_file(earshot__grammar *g, const char *path, int file)
 {
-    FILE *f = fopen(path, "r");
+    /* Only regular files: a FIFO named x.grammar would block the open (and
+     * the read) for ever, a device would never end. O_NONBLOCK makes the
+     * open itself return, fstat then tells what it is. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        diagf(g, file, 0, 0, "cannot read: %s", strerror(errno));
+        return 0;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        diagf(g, file, 0, 0, "not a regular file: only regular *.grammar files are read");
+        close(fd);
+        return 0;
+    }
+    if (sb.st_size > MAX_FILE_BYTES) {
+        diagf(g, file, 0, 0, "too large (%.1f MB): a grammar file holds at most %ld MB",
+              (double)sb.st_size / (1024 * 1024), MAX_FILE_BYTES / (1024 * 1024));
+        close(fd);
+        return 0;
+    }
+    if (g->bytes + sb.st_size > MAX_FOLDER_BYTES) {
+        diagf(g, file, 0, 0, "too large: the folder's grammar files hold more than %ld MB "
+              "together", MAX_FOLDER_BYTES / (1024 * 1024));
+        close(fd);
+        return 0;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "r");
     if (!f) {
         diagf(g, file, 0, 0, "cannot read: %s", strerror(errno));
+        close(fd);
         return 0;
     }
     file_state st = {SEC_NONE, 0};
@@ -744,9 +838,19 @@ static int read_file(earshot__grammar *g, const char *path, int file)
     size_t cap = 0;
     ssize_t len;
     int lineno = 0;
+    long file_bytes = 0;
     g->hash = fnv1a(g->hash, g->files[file], strlen(g->files[file]) + 1);
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* A file that grows while read (or a /proc file, size 0) is held
+         * to the same limit. */
+        g->bytes += len;
+        file_bytes += len;
+        if (g->bytes > MAX_FOLDER_BYTES || file_bytes > MAX_FILE_BYTES) {
+            diagf(g, file, 0, 0, "too large: a grammar file holds at most %ld MB",
+                  MAX_FILE_BYTES / (1024 * 1024));
+            break;
+        }
         g->hash = fnv1a(g->hash, line, (size_t)len);
         /* Comments run from '#' to the end of the line. */
         char *hash = strchr(line, '#');
@@ -776,60 +880,130 @@ static int read_file(earshot__grammar *g, const char *path, int file)
 /* rule resolution                                                      */
 /* ------------------------------------------------------------------ */
 
-static rule *find_rule(earshot__grammar *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_rules; i++)
-        if (!strcmp(g->rules[i].name, name))
-            return &g->rules[i];
-    return NULL;
-}
-
 static void resolve(earshot__grammar *g, node *n)
 {
     if (!n)
         return;
     if (n->type == N_RULE) {
-        rule *r = find_rule(g, n->name);
-        if (!r)
+        long r = rule_find(g, n->name);
+        if (r < 0) {
             diagf(g, n->file, n->line, n->col, "unknown rule <%s>", n->name);
-        else
-            n->target = r->expr;
+        } else {
+            n->target = g->rules[r].expr;
+            n->word = (int)r;
+        }
         return;
     }
     for (size_t i = 0; i < n->n; i++)
         resolve(g, n->kids[i]);
 }
 
-static int cyclic(earshot__grammar *g, node *n, rule *from);
-
-static int rule_cyclic(earshot__grammar *g, rule *r)
-{
-    if (r->state == 2)
-        return 0;
-    if (r->state == 1)
-        return 1;
-    r->state = 1;
-    int c = cyclic(g, r->expr, r);
-    r->state = 2;
-    return c;
-}
-
-static int cyclic(earshot__grammar *g, node *n, rule *from)
+/* The stack frames expanding n needs at most (walk() below takes one per
+ * node on the way to a phrase: every part of a sequence, one choice of an
+ * alternative, a rule's body), once the rules it uses are measured; -1
+ * when a rule it uses was too deep (already reported). Recursion here
+ * follows brackets only, which the parser bounds. */
+static long frames_of(const earshot__grammar *g, const node *n)
 {
     if (!n)
-        return 0;
-    if (n->type == N_RULE && n->target) {
-        rule *r = find_rule(g, n->name);
-        if (r->state == 1) {
-            diagf(g, n->file, n->line, n->col, "rule <%s> refers back to itself", n->name);
+        return 1;
+    long f = 0, k;
+    switch (n->type) {
+    case N_RULE:
+        if (!n->target)
             return 1;
+        k = g->rules[n->word].frames;
+        return k < 0 ? -1 : 1 + k;
+    case N_SEQ:
+        for (size_t i = 0; i < n->n; i++) {
+            if ((k = frames_of(g, n->kids[i])) < 0)
+                return -1;
+            f += k;
+            if (f > MAX_FRAMES)
+                f = MAX_FRAMES + 1; /* saturate: no overflow on long lines */
         }
-        return rule_cyclic(g, r);
+        return 1 + f;
+    case N_ALT:
+    case N_OPT:
+        for (size_t i = 0; i < n->n; i++) {
+            if ((k = frames_of(g, n->kids[i])) < 0)
+                return -1;
+            if (k > f)
+                f = k;
+        }
+        return 1 + f;
+    default:
+        return 1;
     }
-    for (size_t i = 0; i < n->n; i++)
-        if (cyclic(g, n->kids[i], from))
-            return 1;
-    return 0;
+}
+
+/* The first reference in n to a rule not yet measured. */
+static node *next_ref(const earshot__grammar *g, node *n)
+{
+    if (!n)
+        return NULL;
+    if (n->type == N_RULE)
+        return n->target && g->rules[n->word].state != 2 ? n : NULL;
+    for (size_t i = 0; i < n->n; i++) {
+        node *r = next_ref(g, n->kids[i]);
+        if (r)
+            return r;
+    }
+    return NULL;
+}
+
+/* Cycles and depth, rule by rule, depth first with a stack of our own:
+ * the recursive version overflowed on a chain of 4,000 rules. A rule is
+ * measured once all the rules it uses are (state 2); a reference back to a
+ * rule still open (state 1) is a cycle, reported and cut. The first rule
+ * too deep to expand is reported; the rules and lines using it are not
+ * (one error, not thousands). */
+static void check_rules(earshot__grammar *g)
+{
+    if (!g->n_rules)
+        return;
+    size_t *stack = malloc(g->n_rules * sizeof *stack), sp = 0;
+    if (!stack) {
+        g->nomem = 1;
+        return;
+    }
+    for (size_t i = 0; i < g->n_rules; i++) {
+        if (g->rules[i].state)
+            continue;
+        g->rules[i].state = 1;
+        stack[sp++] = i;
+        while (sp) {
+            rule *r = &g->rules[stack[sp - 1]];
+            node *ref = next_ref(g, r->expr);
+            if (ref) {
+                rule *t = &g->rules[ref->word];
+                if (t->state == 1) {
+                    diagf(g, ref->file, ref->line, ref->col, "rule <%s> refers back to itself",
+                          ref->name);
+                    ref->target = NULL;
+                } else {
+                    t->state = 1;
+                    stack[sp++] = (size_t)ref->word;
+                }
+                continue;
+            }
+            r->frames = frames_of(g, r->expr);
+            r->state = 2;
+            sp--;
+            if (r->frames > MAX_FRAMES) {
+                diagf(g, r->file, r->line, r->col, "nested too deeply: <%s> expands through "
+                      "more than %d rules and brackets", r->name, MAX_FRAMES);
+                r->frames = -1;
+            }
+        }
+    }
+    free(stack);
+    for (size_t i = 0; i < g->n_entries; i++) {
+        earshot__entry *e = &g->entries[i];
+        if (e->expr && frames_of(g, e->expr) > MAX_FRAMES)
+            diagf(g, e->file, e->line, 1, "nested too deeply: this line expands through "
+                  "more than %d rules and brackets", MAX_FRAMES);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -898,8 +1072,8 @@ earshot__grammar *earshot__grammar_load(const char *dir, earshot__diag_fn diag, 
         resolve(g, g->rules[i].expr);
     for (size_t i = 0; i < g->n_entries; i++)
         resolve(g, g->entries[i].expr);
-    for (size_t i = 0; i < g->n_rules; i++)
-        rule_cyclic(g, &g->rules[i]);
+    if (!g->nomem)
+        check_rules(g);
     if (!g->nomem && g->n_intents == 0)
         diagf(g, -1, 0, 0, "%s: no [intent NAME] section in any *.grammar file", dir);
     if (g->nomem && diag)
@@ -928,6 +1102,7 @@ void earshot__grammar_free(earshot__grammar *g)
         node_free(g->rules[i].expr);
     }
     free(g->rules);
+    free(g->rule_slots);
     for (size_t i = 0; i < g->n_intents; i++)
         free(g->intents[i]);
     free(g->intents);
@@ -982,12 +1157,47 @@ typedef struct expand_ctx {
     int (*fn)(const int *, size_t, void *);
     void *user;
     int stop;
+    /* The pending chains of the sequences under way, taken and given back
+     * in stack order: kept off the C stack so that a frame stays small. */
+    pending pool[MAX_FRAMES];
+    size_t pool_n;
+    int depth;   /* walk() frames under way; load bounds it (check_rules) */
+    long steps;  /* walk() calls, a cap on the work one expansion may do */
 } expand_ctx;
+
+/* Work one expansion may do: at most max phrases of at most MAX_FRAMES
+ * nodes each, so this is a guard that never trips on a grammar that
+ * loaded; it stops a caller that expands a grammar with errors. */
+#define MAX_STEPS 200000000L
+
+static void overflow(expand_ctx *c)
+{
+    c->stop = 1;
+    c->count = c->max + 1;
+}
+
+static void walk(expand_ctx *c, const pending *p);
+
+static void walk_in(expand_ctx *c, const pending *p)
+{
+    if (c->depth >= MAX_FRAMES + 1 || ++c->steps > MAX_STEPS) {
+        overflow(c);
+        return;
+    }
+    c->depth++;
+    walk(c, p);
+    c->depth--;
+}
 
 static void walk(expand_ctx *c, const pending *p)
 {
     if (c->stop)
         return;
+    if (p && !p->n) {
+        /* A reference left unresolved (an error already reported). */
+        walk_in(c, p->next);
+        return;
+    }
     if (!p) {
         if (++c->count > c->max) {
             c->stop = 1;
@@ -1005,45 +1215,45 @@ static void walk(expand_ctx *c, const pending *p)
     case N_END:
     case N_ANYNUM:
         if (c->n >= sizeof c->toks / sizeof *c->toks) {
-            c->stop = 1;
-            c->count = c->max + 1;
+            overflow(c);
             return;
         }
         c->toks[c->n++] = n->word;
-        walk(c, p->next);
+        walk_in(c, p->next);
         c->n--;
         return;
     case N_SEQ: {
         if (n->n == 0) {
-            walk(c, p->next);
+            walk_in(c, p->next);
             return;
         }
-        pending chain[64];
-        if (n->n > 64) {
-            c->stop = 1;
-            c->count = c->max + 1;
+        if (n->n > 64 || c->pool_n + n->n > MAX_FRAMES) {
+            overflow(c);
             return;
         }
+        pending *chain = c->pool + c->pool_n;
+        c->pool_n += n->n;
         for (size_t i = 0; i < n->n; i++)
             chain[i] = (pending){n->kids[i], i + 1 < n->n ? &chain[i + 1] : p->next};
-        walk(c, &chain[0]);
+        walk_in(c, &chain[0]);
+        c->pool_n -= n->n;
         return;
     }
     case N_ALT:
         for (size_t i = 0; i < n->n && !c->stop; i++) {
             pending q = {n->kids[i], p->next};
-            walk(c, &q);
+            walk_in(c, &q);
         }
         return;
     case N_OPT: {
-        walk(c, p->next);
+        walk_in(c, p->next);
         pending q = {n->kids[0], p->next};
-        walk(c, &q);
+        walk_in(c, &q);
         return;
     }
     case N_RULE: {
         pending q = {n->target, p->next};
-        walk(c, &q);
+        walk_in(c, &q);
         return;
     }
     }
@@ -1053,10 +1263,15 @@ long earshot__grammar_expand(const earshot__grammar *g, const earshot__entry *e,
                              int (*fn)(const int *toks, size_t n, void *user), void *user)
 {
     (void)g;
-    expand_ctx c = {.max = max, .fn = fn, .user = user};
+    expand_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    *c = (expand_ctx){.max = max, .fn = fn, .user = user};
     pending p = {e->expr, NULL};
-    walk(&c, &p);
-    return c.count > max ? -1 : c.count;
+    walk(c, &p);
+    long n = c->count > max ? -1 : c->count;
+    free(c);
+    return n;
 }
 
 static void each_word(const earshot__grammar *g, const node *n, earshot__word_fn fn, void *user)

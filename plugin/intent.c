@@ -607,15 +607,13 @@ static const char *intent_named(const earshot__matcher *m, const char *name)
     return NULL;
 }
 
-/* Off by default: the store's confirm_confidence (0.75) and the tests of
- * "no erasure on a guess" are set on the raw scale, where a cue-only
- * consent_no from misheard praise scores 0.68; calibrated, the dev text
- * (where such cues are always right) gives it 0.98, and the erasure gate
- * would pass it. Build with -DEARSHOT_CALIBRATED_CONFIDENCE=1 once
- * confirm_confidence is moved to the calibrated scale (README
- * "Calibrated confidence"). */
+/* On by default: intent_confidence is the probability that the intent is
+ * right (plugin/intent_model.c, earshot__intent_calibrate). The store's
+ * erasure gate (earshot_store_config.confirm_confidence) is on this
+ * scale. Build with -DEARSHOT_CALIBRATED_CONFIDENCE=0 for the raw scores
+ * (template evidence ev / (ev + 1), the back-off's posterior). */
 #ifndef EARSHOT_CALIBRATED_CONFIDENCE
-#define EARSHOT_CALIBRATED_CONFIDENCE 0
+#define EARSHOT_CALIBRATED_CONFIDENCE 1
 #endif
 
 static double calibrate(int kind, double raw, double heard)

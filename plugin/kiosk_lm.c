@@ -144,7 +144,7 @@ static int trie_read(trie *t, const char *path, char *err, size_t errlen)
     const uint8_t *p = t->file, *end = t->file + t->size;
     if (got != t->size || memcmp(p, hdr, sizeof hdr - 1) != 0 || p[sizeof hdr - 1] != 3) {
         snprintf(err, errlen, "%s: a kiosk vocabulary is cut from a trigram model in "
-                 "PocketSphinx's binary trie format (.lm.bin); use --model-vocab full", path);
+                 "PocketSphinx's binary trie format (.lm.bin); set model_vocab to EARSHOT_MODEL_VOCAB_FULL (the command: --model-vocab full)", path);
         trie_free(t);
         return -2;
     }

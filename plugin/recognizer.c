@@ -487,7 +487,7 @@ int earshot__recognizer_open(earshot__recognizer **out,
     r->ps = ps_init(r->config);
     if (!r->ps) {
         snprintf(err, errlen, "cannot load the speech model (%s, %s, %s)%s", p->hmm,
-                 p->dict, p->lm, verbose ? "" : "; run with --verbose for the decoder's log");
+                 p->dict, p->lm, verbose ? "" : "; set verbose in the config (the command: --verbose) for the decoder's log");
         cmd_ln_free_r(r->config);
         free(r);
         return EARSHOT_MODEL;

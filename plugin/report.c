@@ -130,6 +130,7 @@ void earshot_report_free(earshot_report *r)
     free(r->since);
     free(r->until);
     free(r->channel);
+    earshot__findings_free(r->fx);
     free(r);
 }
 
@@ -228,6 +229,11 @@ static void count(report_row *row, int j, int64_t ses)
         c->sessions++;
     }
     c->n++;
+}
+
+void earshot__report_count(report_row *row, int j, int64_t ses)
+{
+    count(row, j, ses);
 }
 
 /* ------------------------------------------------------------------ */
@@ -530,6 +536,13 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
          "customers whose consent includes the quotes scope.", u);
     line("A session is one customer's visit or call; counts are of utterances unless a "
          "column says sessions. NPS counts each rating given.", u);
+    if (r->no_stopwords)
+        line("The grammar folder has no stopwords.txt, so no phrases or themes are listed.", u);
+    if (r->fx) {
+        char m[1024];
+        earshot__report_findings_method(r, m, sizeof m);
+        line(m, u);
+    }
     if (r->n_sources > 1) {
         snprintf(b, sizeof b, "This report adds up %zu databases; suppression was applied "
                  "again after adding. \">=N\" marks a sum that leaves out figures an input "
@@ -542,111 +555,15 @@ void earshot__report_rules(const earshot_report *r, void (*line)(const char *s, 
 /* building from a store                                                */
 /* ------------------------------------------------------------------ */
 
-/* Words that begin or end no phrase worth listing. */
-static const char *const stopwords[] = {
-    "a", "about", "after", "again", "all", "am", "an", "and", "any", "are", "as", "at", "be",
-    "been", "but", "by", "can", "can't", "could", "did", "do", "does", "don't", "for", "from",
-    "get", "got", "had", "has", "have", "he", "her", "here", "his", "how", "i", "i'd", "i'll",
-    "i'm", "i've", "if", "in", "is", "it", "it's", "its", "just", "me", "my", "no", "not",
-    "of", "oh", "on", "or", "our", "so", "some", "that", "that's", "the", "their", "them",
-    "then", "there", "there's", "these", "they", "this", "to", "too", "uh", "um", "up", "us",
-    "very", "was", "we", "were", "what", "what's", "when", "where", "which", "who", "why",
-    "will", "with", "would", "yes", "you", "you're", "your", "yeah", "well", "like", "really",
-    "please", "thanks", "thank", "hi", "hello", "okay", "ok", "one", "much", "many", "more",
-    "going", "gonna", "honestly", "take", "let", "think", "know", "want", "need", "today",
-    "now", "go", "make", "say", "said", "see", "still", "even", "only", "also", "than",
-    "into", "out", "over", "off", "back", "anything", "something", "thing", "things",
-    "bit", "lot", "quite", "actually", "maybe", "sure", "right", "good", "great", "being",
-};
-
-enum { N_STOPWORDS = sizeof stopwords / sizeof *stopwords, STOP_SLOTS = 1024 };
-
-/* A word's slot in the stopword table. */
-static size_t stop_hash(const char *w, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)w[i]) * 16777619u;
-    return h & (STOP_SLOTS - 1);
-}
-
-/* Open addressing over the stopwords (index + 1, 0 empty): every word of
- * every unmatched utterance is looked up, a million times per report. */
-typedef struct stop_table {
-    unsigned short slot[STOP_SLOTS];
-    unsigned char len[N_STOPWORDS];
-} stop_table;
-
-static void stop_init(stop_table *t)
-{
-    memset(t->slot, 0, sizeof t->slot);
-    for (size_t i = 0; i < N_STOPWORDS; i++) {
-        t->len[i] = (unsigned char)strlen(stopwords[i]);
-        size_t at = stop_hash(stopwords[i], t->len[i]);
-        while (t->slot[at])
-            at = (at + 1) & (STOP_SLOTS - 1);
-        t->slot[at] = (unsigned short)(i + 1);
-    }
-}
-
-static int is_stopword(const stop_table *t, const char *w, size_t len)
-{
-    for (size_t at = stop_hash(w, len); t->slot[at]; at = (at + 1) & (STOP_SLOTS - 1)) {
-        size_t i = t->slot[at] - 1u;
-        if (t->len[i] == len && !memcmp(stopwords[i], w, len))
-            return 1;
-    }
-    return 0;
-}
-
-enum { MAX_PHRASE_WORDS = 3, MAX_WORDS = 64 };
-
-/* Counts every 2- and 3-word phrase of text that neither starts nor ends
- * with a stopword nor crosses a redaction tag ("[NAME]"). Single words
- * said too little on their own ("much", "time"). */
-static void count_phrases(const stop_table *stop, report_table *t, const char *text,
-                          int64_t ses)
-{
-    const char *w[MAX_WORDS];
-    size_t wl[MAX_WORDS], n = 0;
-    for (const char *p = text; *p && n < MAX_WORDS;) {
-        while (*p == ' ')
-            p++;
-        if (!*p)
-            break;
-        const char *e = p;
-        while (*e && *e != ' ')
-            e++;
-        w[n] = p;
-        wl[n++] = (size_t)(e - p);
-        p = e;
-    }
-    char phrase[256];
-    for (size_t i = 0; i < n; i++) {
-        if (w[i][0] == '[' || is_stopword(stop, w[i], wl[i]))
-            continue;
-        size_t len = 0;
-        for (size_t k = i; k < n && k < i + MAX_PHRASE_WORDS; k++) {
-            if (w[k][0] == '[' || len + wl[k] + 2 > sizeof phrase)
-                break;
-            if (k > i)
-                phrase[len++] = ' ';
-            memcpy(phrase + len, w[k], wl[k]);
-            len += wl[k];
-            phrase[len] = '\0';
-            if (k == i || is_stopword(stop, w[k], wl[k]))
-                continue;
-            count(earshot__report_row(t, phrase, NULL), 0, ses);
-        }
-    }
-}
-
 typedef struct builder {
     earshot_report *r;
     earshot_store *store;
     earshot__report_guard *guard;
     int nomem;
-    stop_table stop;
+    earshot__stopwords *stop;     /* NULL: no stopwords.txt, no phrases */
+    earshot__quote_pool *pool;    /* quotes for phrases and themes */
+    char cur_from[32];            /* since and until: the previous period is scanned too */
+    long day;                     /* the day number of cache_day */
     char min_day[16], max_day[16];
     char cache_key[17], cache_day[16], cache_bucket[16];
 } builder;
@@ -674,6 +591,7 @@ static void when(builder *b, const char *iso)
     else
         localtime_r(&t, &lt);
     strftime(b->cache_day, sizeof b->cache_day, "%Y-%m-%d", &lt);
+    b->day = earshot__day_number(b->cache_day);
     strftime(b->cache_bucket, sizeof b->cache_bucket, unit_format(b->r->unit), &lt);
 }
 
@@ -689,6 +607,9 @@ static int on_session(const earshot__scan_session *s, void *user)
 {
     builder *b = user;
     earshot_report *r = b->r;
+    /* A session of the previous period counts only towards the changes. */
+    if (b->cur_from[0] && strcmp(s->started_at, b->cur_from) < 0)
+        return 0;
     report_row *ov = earshot__report_row(&r->t[T_OVERVIEW], NULL, NULL);
     report_row *ch = earshot__report_row(&r->t[T_CHANNELS], s->channel, NULL);
     if (!ov || !ch)
@@ -787,6 +708,11 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
         return 0;
     int64_t ses = u->session;
     when(b, u->heard_at);
+    if (r->fx && !earshot__findings_utterance(r->fx, u, b->day, b->stop))
+        return b->nomem = 1;
+    /* The previous period (since and until given) feeds only the changes. */
+    if (b->cur_from[0] && strcmp(u->heard_at, b->cur_from) < 0)
+        return 0;
     see_day(b);
     report_row *ch = tally(r, T_CHANNELS, u->channel, NULL, CH_UTT, ses);
     report_row *ov = tally(r, T_OVERVIEW, NULL, NULL, OV_UTTERANCES, ses);
@@ -850,8 +776,13 @@ static int on_utterance(const earshot__scan_utterance *u, void *user)
         if (kind == NPS_DETRACTORS)
             count(ch, CH_DETRACTORS, ses);
     }
-    if (phrases >= 0)
-        count_phrases(&b->stop, &r->t[phrases], u->text, ses);
+    if (phrases >= 0 && b->stop) {
+        earshot__count_phrases(b->stop, &r->t[phrases], u->text, ses);
+        if (u->quotable && u->text[0] && !r->dp &&
+            !earshot__quote_pool_add(b->pool, u->text, (int)(u->confidence * 1000 + 0.5),
+                                     phrases))
+            return b->nomem = 1;
+    }
     return 0;
 }
 
@@ -1010,9 +941,36 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
         return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
     builder b = {.r = r, .store = s, .guard = earshot__report_guard_open(s)};
-    if (!b.guard)
+    long cur_from = -1, cur_to = -1;
+    if (!r->dp) {
+        /* Findings and changes compare sessions; with since and until the
+         * previous period of equal length is scanned as well, and counts
+         * only towards them. */
+        if (!(r->fx = earshot__findings_new())) {
+            earshot__report_guard_close(b.guard);
+            return fail(r, EARSHOT_NOMEM, "out of memory");
+        }
+        if (cfg->since && cfg->until) {
+            cur_from = earshot__day_number(cfg->since);
+            cur_to = earshot__day_number(cfg->until);
+            long len = cur_to - cur_from + 1;
+            if (len > 0 && len < 100000 && parse_day(cfg->since, cfg->utc, (int)-len, &t)) {
+                snprintf(b.cur_from, sizeof b.cur_from, "%s", from);
+                iso_utc(t, from, sizeof from);
+            }
+        }
+    }
+    int missing = 0;
+    const char *gdir = cfg->grammar_dir ? cfg->grammar_dir : earshot_default_grammar_dir();
+    b.stop = earshot__stopwords_load(gdir, &missing);
+    r->no_stopwords = missing;
+    b.pool = earshot__quote_pool_new();
+    if (!b.guard || (!b.stop && !missing) || !b.pool) {
+        earshot__report_guard_close(b.guard);
+        earshot__stopwords_free(b.stop);
+        earshot__quote_pool_free(b.pool);
         return fail(r, EARSHOT_NOMEM, "out of memory");
-    stop_init(&b.stop);
+    }
     scan.user = &b;
     int rc = earshot__store_scan(s, &scan);
     /* Phrases are checked once each, after counting: a phrase with a
@@ -1020,6 +978,13 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     for (int ti = T_QUESTION_PHRASES; rc == EARSHOT_OK && ti <= T_UNMATCHED; ti++)
         if (!drop_phrases(&r->t[ti], b.guard))
             b.nomem = 1;
+    if (rc == EARSHOT_OK && !b.nomem && !r->dp && !earshot__quote_pool_attach(b.pool, r, b.guard))
+        b.nomem = 1;
+    if (rc == EARSHOT_OK && !b.nomem && r->fx &&
+        !earshot__findings_finish(r, cur_from, cur_to, b.guard))
+        b.nomem = 1;
+    earshot__stopwords_free(b.stop);
+    earshot__quote_pool_free(b.pool);
     if (b.nomem || earshot__report_guard_nomem(b.guard)) {
         earshot__report_guard_close(b.guard);
         return fail(r, EARSHOT_NOMEM, "out of memory while counting");
@@ -1130,7 +1095,7 @@ static json_t *row_json(const earshot_report *r, int ti, const report_row *row)
         if (flag[0])
             json_object_set_new(o, "stands_out", json_string(flag));
     }
-    if (ti == T_IDEAS) {
+    if (ti == T_IDEAS || ti == T_QUESTION_PHRASES || ti == T_UNMATCHED) {
         json_t *qs = json_array();
         /* Quotes only where the group itself may be shown. */
         if (earshot__report_cell_visible(r, &row->c[0]))
@@ -1200,6 +1165,37 @@ static json_t *report_json(earshot_report *r)
         free(rows);
         json_object_set_new(sections, d->id, arr);
     }
+    /* What to act on: recomputed never, so a merged or loaded report has
+     * none (and says why). */
+    const earshot_finding *fv;
+    size_t nf = earshot__report_findings(r, &fv);
+    json_t *fa = json_array();
+    for (size_t i = 0; i < nf; i++) {
+        const earshot_finding *f = &fv[i];
+        json_t *o = json_pack("{s:s,s:s,s:b,s:s}", "kind", f->kind_name, "subject", f->subject,
+                              "shown", f->shown, "sentence", f->sentence);
+        if (o && f->shown)
+            json_object_update_new(o, json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,"
+                                                "s:f,s:I,s:s}",
+                                                "x_before", (json_int_t)f->x_before,
+                                                "n_before", (json_int_t)f->n_before,
+                                                "x_after", (json_int_t)f->x_after,
+                                                "n_after", (json_int_t)f->n_after,
+                                                "before_pct", f->before_pct,
+                                                "after_pct", f->after_pct,
+                                                "delta_pts", f->delta_pts, "ci_low", f->ci_low,
+                                                "ci_high", f->ci_high, "p", f->p,
+                                                "alpha", f->alpha, "impact",
+                                                (json_int_t)f->impact, "test",
+                                                "two-proportion z-test, two-sided"));
+        else if (o)
+            json_object_set_new(o, "more_sessions", json_integer(f->more_sessions));
+        json_array_append_new(fa, o);
+    }
+    json_object_set_new(root, "findings", fa);
+    const char *absent = earshot__report_findings_absent(r);
+    if (absent[0])
+        json_object_set_new(root, "findings_note", json_string(absent));
     json_t *rules = json_array();
     earshot__report_rules(r, add_rule, rules);
     json_object_set_new(root, "rules", rules);

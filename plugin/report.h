@@ -78,6 +78,8 @@ typedef struct report_quote {
 } report_quote;
 
 typedef struct report_table report_table;
+typedef struct earshot__findings earshot__findings;
+typedef struct earshot__report_guard earshot__report_guard;
 
 typedef struct report_row {
     report_table *tab; /* the table the row is in (for contribution bounding) */
@@ -116,6 +118,12 @@ struct earshot_report {
     int dp;
     double epsilon, budget;
     int dp_seeded; /* noise from EARSHOT_DP_TEST_SEED: not private */
+    /* report_themes.c: no stopwords.txt in the grammar folder, so no
+     * phrases were counted (the report says so). */
+    int no_stopwords;
+    /* report_findings.c: what to act on, and the change against the
+     * previous period. Built from a store only (not loaded, not merged). */
+    earshot__findings *fx;
     char errmsg[512];
 };
 
@@ -181,6 +189,87 @@ int earshot__report_compact(report_table *t, int (*keep)(const report_row *row, 
 /* A day "YYYY-MM-DD" as the report's period of it ("2026-W48", ...). */
 void earshot__report_period(const earshot_report *r, const char *day, char *out, size_t len);
 
+/* One more in cell j of row for session ses (distinct sessions by the
+ * last one seen). */
+void earshot__report_count(report_row *row, int j, int64_t ses);
+
+/* report_themes.c: stopwords and themes (issue 18, item 3). */
+typedef struct earshot__stopwords earshot__stopwords;
+/* Reads dir/stopwords.txt: one word a line, '#' comments. NULL when
+ * there is none (*missing set) or out of memory (*missing 0). */
+earshot__stopwords *earshot__stopwords_load(const char *dir, int *missing);
+int earshot__stopwords_has(const earshot__stopwords *s, const char *w, size_t len);
+void earshot__stopwords_free(earshot__stopwords *s);
+/* Counts every 2- and 3-word phrase of text that neither starts nor ends
+ * with a stopword nor crosses a redaction tag into t. */
+void earshot__count_phrases(const earshot__stopwords *stop, report_table *t, const char *text,
+                            int64_t ses);
+/* Quotes for themes: a bounded pool of quotable unmatched or question
+ * utterances kept while counting (the most recent ones). */
+typedef struct earshot__quote_pool earshot__quote_pool;
+earshot__quote_pool *earshot__quote_pool_new(void);
+int earshot__quote_pool_add(earshot__quote_pool *p, const char *text, int confidence, int ti);
+/* After counting: gives each of the top shown rows of the phrase tables
+ * one quote that holds the phrase and that the guard accepts, a quote
+ * never given twice. Returns 0 when out of memory. */
+int earshot__quote_pool_attach(earshot__quote_pool *p, earshot_report *r,
+                               earshot__report_guard *g);
+void earshot__quote_pool_free(earshot__quote_pool *p);
+
+/* A theme: phrases of a phrase table grouped by a shared content word. */
+typedef struct report_theme {
+    const report_row *lead;      /* its most heard phrase */
+    const report_row *alt[3];    /* other phrasings */
+    int n_alt, n_phrases;
+    int64_t sessions;            /* at least this many sessions (its largest phrase) */
+    const char *quote;           /* NULL: none */
+} report_theme;
+/* Up to max themes of phrase table ti, largest first; *n set. Themes are
+ * built from the shown phrases only, so they work on merged reports too.
+ * NULL when out of memory. */
+report_theme *earshot__report_themes(const earshot_report *r, int ti, size_t max, size_t *n);
+
+/* A quote may be printed once per report: the renderers remember them. */
+typedef struct report_seen {
+    const char **v;
+    size_t n, cap;
+} report_seen;
+/* 1 the first time text is seen (and remembers it), 0 after. */
+int earshot__report_seen_first(report_seen *s, const char *text);
+
+/* report_findings.c (issue 18, items 1, 2 and 5). */
+struct earshot__scan_utterance;
+/* Per-session records while counting: NULL when out of memory. */
+earshot__findings *earshot__findings_new(void);
+void earshot__findings_free(earshot__findings *fx);
+/* One utterance, with its day number (days since 1970-01-01, in the
+ * report's time zone). Returns 0 when out of memory. */
+int earshot__findings_utterance(earshot__findings *fx, const struct earshot__scan_utterance *u,
+                                long day, const earshot__stopwords *stop);
+/* After counting: splits the periods and computes the findings and
+ * changes. cur_from/cur_to: the window's first and last day numbers
+ * (since and until), or -1 to split the data in two halves. */
+int earshot__findings_finish(earshot_report *r, long cur_from, long cur_to,
+                             earshot__report_guard *g);
+/* Days since 1970-01-01 of "YYYY-MM-DD", or -1. */
+long earshot__day_number(const char *day);
+/* The change of a row's session share against the previous period:
+ * ti is T_OVERVIEW (name NULL: sessions), T_INTENTS or T_TOPICS. Writes
+ * "▲ +5 pts" style text (HTML entities when html) into buf, "" when
+ * there is no comparison or a figure would be under min_group. */
+void earshot__report_change(const earshot_report *r, int ti, const char *name, int html,
+                            char *buf, size_t len);
+/* A sentence saying which periods the changes compare, "" when none. */
+void earshot__report_change_basis(const earshot_report *r, char *buf, size_t len);
+/* The findings for the renderers: shown ones first, ranked, then the
+ * families with not enough evidence yet. */
+size_t earshot__report_findings(const earshot_report *r, const earshot_finding **out);
+/* Why there are no findings at all ("" when there are): a merged or
+ * loaded report, privacy dp. */
+const char *earshot__report_findings_absent(const earshot_report *r);
+/* The footnote explaining the tests behind findings. */
+void earshot__report_findings_method(const earshot_report *r, char *buf, size_t len);
+
 /* report_dp.c: differential privacy (issue 14, item 5). */
 /* The tables a dp report releases (others are emptied), and the most
  * cells of each one session may add to (contribution bounding). */
@@ -207,7 +296,6 @@ int64_t earshot__dp_noise(earshot__dp_rng *g, double alpha, int *ok);
 
 /* report_guard.c: what a report prints is checked again (issue 14).
  * A guard asks the store's redactor; it caches its answers per word. */
-typedef struct earshot__report_guard earshot__report_guard;
 earshot__report_guard *earshot__report_guard_open(earshot_store *s); /* NULL: out of memory */
 void earshot__report_guard_close(earshot__report_guard *g);
 /* Non-zero once an answer could not be had for want of memory (the text

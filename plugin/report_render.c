@@ -37,35 +37,6 @@ static const report_row *single(const earshot_report *r, int ti)
     return r->t[ti].n ? &r->t[ti].rows[0] : &empty;
 }
 
-/* Phrase lists read better without "gluten" under "gluten free" when
- * both come from the same utterances: a phrase inside a longer shown one
- * with the same count is left out (HTML and Markdown; CSV and JSON keep
- * every phrase). */
-static size_t shown_phrases(const report_row **rows, size_t n, const report_row **out,
-                            size_t max)
-{
-    size_t k = 0;
-    size_t look = n < 400 ? n : 400;
-    for (size_t i = 0; i < look && k < max; i++) {
-        const char *p = rows[i]->key[0];
-        size_t pl = strlen(p);
-        int inside = 0;
-        for (size_t j = 0; j < look && !inside; j++) {
-            const char *q = rows[j]->key[0];
-            if (j == i || strlen(q) <= pl || rows[j]->c[0].n != rows[i]->c[0].n)
-                continue;
-            for (const char *at = strstr(q, p); at; at = strstr(at + 1, p))
-                if ((at == q || at[-1] == ' ') && (at[pl] == '\0' || at[pl] == ' ')) {
-                    inside = 1;
-                    break;
-                }
-        }
-        if (!inside)
-            out[k++] = rows[i];
-    }
-    return k;
-}
-
 /* ------------------------------------------------------------------ */
 /* HTML                                                                 */
 /* ------------------------------------------------------------------ */
@@ -153,6 +124,11 @@ static const char css[] =
     "footer{color:var(--mute);font-size:.85em;margin:18px 0}"
     "footer li{margin:3px 0}"
     ".empty{color:var(--mute);font-style:italic}"
+    ".chg{color:var(--mute);font-size:.9em;white-space:nowrap}"
+    "#act{border-left:4px solid var(--acc)}ol.act li,ul.notyet li{margin:4px 0}"
+    "ol.themes{margin:0;padding-left:1.4em}ol.themes li{margin:6px 0}"
+    "ol.themes small{color:var(--mute)}"
+    "td.txt,.flag,li,p,blockquote{overflow-wrap:anywhere}"
     "@media print{body{background:#fff}section{border:none;padding:0}main{max-width:none}}";
 
 /* A horizontal bar chart of one cell of a table's rows. */
@@ -383,31 +359,6 @@ static void simple_table(FILE *f, const earshot_report *r, int ti, const char *w
     free(rows);
 }
 
-static void phrases_html(FILE *f, const earshot_report *r, int ti, const char *none)
-{
-    size_t n;
-    const report_row **rows = earshot__report_rows(r, ti, &n);
-    if (!rows)
-        return;
-    const report_row **shown = malloc((n + 1) * sizeof *shown);
-    size_t k = shown ? shown_phrases(rows, n, shown, (size_t)r->max_rows) : 0;
-    if (k == 0) {
-        fprintf(f, "<p class=empty>%s</p>", none);
-    } else {
-        char b[32];
-        fputs("<ol class=phrases>", f);
-        for (size_t i = 0; i < k; i++) {
-            fputs("<li>&ldquo;", f);
-            esc(f, shown[i]->key[0]);
-            fprintf(f, "&rdquo; <small>%s utterances, %lld sessions</small></li>",
-                    cell(r, &shown[i]->c[0], b, sizeof b), (long long)shown[i]->c[0].sessions);
-        }
-        fputs("</ol>", f);
-    }
-    free(shown);
-    free(rows);
-}
-
 static void rating_svg(FILE *f, const earshot_report *r)
 {
     const report_cell *by[11] = {0};
@@ -472,6 +423,115 @@ static void period_text(FILE *f, const earshot_report *r)
     }
 }
 
+/* "What to act on": shown findings first, then what cannot be shown yet. */
+static void findings_html(FILE *f, const earshot_report *r)
+{
+    fputs("<section id=act><h2>What to act on</h2>", f);
+    const earshot_finding *fv;
+    size_t n = earshot__report_findings(r, &fv), shown = 0;
+    const char *absent = earshot__report_findings_absent(r);
+    if (absent[0]) {
+        fputs("<p class=empty>", f);
+        esc(f, absent);
+        fputs("</p></section>\n", f);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        shown += fv[i].shown != 0;
+    if (shown) {
+        fputs("<ol class=act>", f);
+        for (size_t i = 0; i < n; i++)
+            if (fv[i].shown) {
+                fputs("<li>", f);
+                esc(f, fv[i].sentence);
+                fputs("</li>", f);
+            }
+        fputs("</ol>", f);
+    } else {
+        fputs("<p>Nothing passes the evidence threshold yet.</p>", f);
+    }
+    if (shown < n) {
+        fputs("<h3>Not enough evidence yet</h3><ul class=notyet>", f);
+        for (size_t i = 0; i < n; i++)
+            if (!fv[i].shown) {
+                fputs("<li>", f);
+                esc(f, fv[i].sentence);
+                fputs("</li>", f);
+            }
+        fputs("</ul>", f);
+    }
+    char m[1024];
+    earshot__report_findings_method(r, m, sizeof m);
+    fputs("<p class=meta>", f);
+    esc(f, m);
+    fputs("</p></section>\n", f);
+}
+
+static void change_html(FILE *f, const earshot_report *r, int ti, const char *name)
+{
+    char b[64];
+    earshot__report_change(r, ti, name, 1, b, sizeof b);
+    if (b[0])
+        fprintf(f, " <span class=chg>%s</span>", b);
+}
+
+/* Themes of a phrase table, each with its size and one quote never
+ * printed before in this report. */
+static void themes_html(FILE *f, const earshot_report *r, int ti, report_seen *seen,
+                        const char *none)
+{
+    if (r->no_stopwords) {
+        fputs("<p class=empty>No phrases: the grammar folder has no stopwords.txt.</p>", f);
+        return;
+    }
+    size_t n;
+    report_theme *th = earshot__report_themes(r, ti, (size_t)r->max_rows, &n);
+    if (!th || n == 0) {
+        fprintf(f, "<p class=empty>%s</p>", none);
+        free(th);
+        return;
+    }
+    fputs("<ol class=themes>", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs("<li><b>&ldquo;", f);
+        esc(f, th[i].lead->key[0]);
+        fprintf(f, "&rdquo;</b> <small>at least %lld sessions", (long long)th[i].sessions);
+        if (th[i].n_phrases > 1) {
+            fprintf(f, ", %d phrasings, also ", th[i].n_phrases);
+            for (int k = 0; k < th[i].n_alt; k++) {
+                fputs(k ? ", &ldquo;" : "&ldquo;", f);
+                esc(f, th[i].alt[k]->key[0]);
+                fputs("&rdquo;", f);
+            }
+        }
+        fputs("</small>", f);
+        if (th[i].quote && earshot__report_seen_first(seen, th[i].quote)) {
+            fputs("<blockquote>&ldquo;", f);
+            esc(f, th[i].quote);
+            fputs("&rdquo;</blockquote>", f);
+        }
+        fputs("</li>", f);
+    }
+    fputs("</ol>", f);
+    free(th);
+}
+
+/* A small pilot: what can be shown yet. */
+static void pilot_html(FILE *f, const earshot_report *r, const report_row *ov)
+{
+    int64_t ses = ov->c[OV_SESSIONS].n;
+    if (r->dp || r->n_sources > 1 || ses >= 20L * r->min_group)
+        return;
+    fprintf(f, "<section id=pilot><h2>A small start</h2><p>With %s sessions so far, only "
+               "groups of at least %d sessions can be shown: most rows below read "
+               "&ldquo;&lt;%d&rdquo; and most comparisons wait for more data. Totals, the "
+               "intents heard most and the rules are shown now; trends, drivers and changes "
+               "need about %lld more sessions (a report of %d sessions or more).</p></section>\n",
+            earshot__report_cell_visible(r, &ov->c[OV_SESSIONS]) ? "a few" : "very few",
+            r->min_group, r->min_group, (long long)(20L * r->min_group - ses),
+            20 * r->min_group);
+}
+
 int earshot__report_write_html(earshot_report *r, const char *path)
 {
     FILE *f = earshot__report_open(r, path);
@@ -503,9 +563,18 @@ int earshot__report_write_html(earshot_report *r, const char *path)
                    " &middot; earshot %s</p></header>\n",
                 r->n_sources, r->n_sources == 1 ? "" : "s", r->min_group, EARSHOT_VERSION);
 
+    pilot_html(f, r, ov);
+    findings_html(f, r);
+    report_seen seen = {0};
+
     /* Overview */
     fputs("<section id=overview><h2>Overview</h2><div class=cards>", f);
-    card(f, cell(r, &ov->c[OV_SESSIONS], b, sizeof b), "sessions (visits or calls)");
+    {
+        char lab[160], chg[64];
+        earshot__report_change(r, T_OVERVIEW, NULL, 1, chg, sizeof chg);
+        snprintf(lab, sizeof lab, "sessions (visits or calls)%s%s", chg[0] ? "<br>" : "", chg);
+        card(f, cell(r, &ov->c[OV_SESSIONS], b, sizeof b), lab);
+    }
     int cp = earshot__report_derived(r, T_OVERVIEW, ov, "consented_pct");
     if (cp != REPORT_NA)
         snprintf(b2, sizeof b2, "%d%%", cp);
@@ -519,14 +588,38 @@ int earshot__report_write_html(earshot_report *r, const char *path)
     else
         snprintf(b2, sizeof b2, "&ndash;");
     card(f, b2, "Net Promoter Score");
-    fputs("</div></section>\n", f);
+    fputs("</div>", f);
+    {
+        char basis[256];
+        earshot__report_change_basis(r, basis, sizeof basis);
+        if (basis[0])
+            fprintf(f, "<p class=meta>%s</p>", basis);
+    }
+    fputs("</section>\n", f);
 
     /* What customers want */
     size_t n;
     const report_row **rows = earshot__report_rows(r, T_INTENTS, &n);
+    /* A rating answers a question; it is shown under loyalty. */
+    for (size_t i = 0, k = 0; rows && i < n; i++) {
+        if (strcmp(rows[i]->key[0], "nps"))
+            rows[k++] = rows[i];
+        if (i + 1 == n)
+            n = k;
+    }
     fputs("<section id=intents><h2>What customers want</h2>", f);
     if (rows && n) {
         bars_svg(f, r, rows, n, 0, "#3b6fb6", 1);
+        fputs("<div class=scroll><table><tr><th>intent</th><th>utterances</th>"
+              "<th>change</th></tr>", f);
+        for (size_t i = 0; i < n; i++) {
+            fputs("<tr><td>", f);
+            esc_name(f, rows[i]->key[0]);
+            fprintf(f, "</td><td>%s</td><td>", cell(r, &rows[i]->c[0], b, sizeof b));
+            change_html(f, r, T_INTENTS, rows[i]->key[0]);
+            fputs("</td></tr>", f);
+        }
+        fputs("</table></div>", f);
         fprintf(f, "<h3>Over time (per %s)</h3>", earshot__report_unit_name(r->unit));
         trend_svg(f, r);
     } else {
@@ -555,7 +648,7 @@ int earshot__report_write_html(earshot_report *r, const char *path)
                 }
             }
         fputs("<div class=scroll><table><tr><th>topic</th><th>utterances</th><th>negative</th>"
-              "<th>complaints</th><th>negative share</th><th>sentiment</th></tr>", f);
+              "<th>complaints</th><th>negative share</th><th>sentiment</th><th>change</th></tr>", f);
         for (size_t i = 0; i < n; i++) {
             fputs("<tr><td>", f);
             esc_name(f, rows[i]->key[0]);
@@ -565,6 +658,8 @@ int earshot__report_write_html(earshot_report *r, const char *path)
             pct_html(f, earshot__report_derived(r, T_TOPICS, rows[i], "negative_pct"), "%");
             fputs("</td><td>", f);
             sentiment_bar(f, r, rows[i]);
+            fputs("</td><td>", f);
+            change_html(f, r, T_TOPICS, rows[i]->key[0]);
             fputs("</td></tr>", f);
         }
         fputs("</table></div><div class=legend><span><i style='background:#d9534f'></i>negative"
@@ -597,17 +692,32 @@ int earshot__report_write_html(earshot_report *r, const char *path)
     rows = earshot__report_rows(r, T_IDEAS, &n);
     if (rows && n) {
         for (size_t i = 0; i < n; i++) {
+            /* A suppressed topic gets no heading of its own: it would
+             * stand empty. They are named together, after the others. */
+            if (!earshot__report_cell_visible(r, &rows[i]->c[0]))
+                continue;
             fputs("<h3>", f);
             esc_name(f, rows[i]->key[0]);
             fprintf(f, ": %s suggestions</h3>", cell(r, &rows[i]->c[0], b, sizeof b));
-            if (!earshot__report_cell_visible(r, &rows[i]->c[0]))
-                continue;
             for (size_t q = 0; q < rows[i]->n_quotes; q++) {
+                if (!earshot__report_seen_first(&seen, rows[i]->quotes[q].text))
+                    continue;
                 fputs("<blockquote>&ldquo;", f);
                 esc(f, rows[i]->quotes[q].text);
                 fputs("&rdquo;</blockquote>", f);
             }
         }
+        int first = 1;
+        for (size_t i = 0; i < n; i++) {
+            if (earshot__report_cell_visible(r, &rows[i]->c[0]))
+                continue;
+            fprintf(f, first ? "<p>Also suggested, each in fewer than %d sessions (in name "
+                               "order): " : ", ", r->min_group);
+            esc_name(f, rows[i]->key[0]);
+            first = 0;
+        }
+        if (!first)
+            fputs(".</p>", f);
         fputs("<p class=meta>Quotes come only from customers who agreed to be quoted; they were "
               "redacted before storage and again for this report.</p>", f);
     } else {
@@ -620,7 +730,8 @@ int earshot__report_write_html(earshot_report *r, const char *path)
     fputs("<section id=gaps><h2>Knowledge gaps: what customers ask</h2>", f);
     simple_table(f, r, T_QUESTIONS, "questions");
     fputs("<h3>Most asked about</h3>", f);
-    phrases_html(f, r, T_QUESTION_PHRASES, "No question phrase was heard often enough to show.");
+    themes_html(f, r, T_QUESTION_PHRASES, &seen,
+                "No question phrase was heard in enough sessions to show yet.");
     fputs("</section>\n", f);
 
     /* Channels */
@@ -640,8 +751,10 @@ int earshot__report_write_html(earshot_report *r, const char *path)
     fputs("</section>\n", f);
 
     /* Unmatched */
-    fputs("<section id=unmatched><h2>New themes: frequent phrases no intent matched</h2>", f);
-    phrases_html(f, r, T_UNMATCHED, "No unmatched phrase was heard often enough to show.");
+    fputs("<section id=unmatched><h2>Themes in speech no intent matched</h2>", f);
+    themes_html(f, r, T_UNMATCHED, &seen,
+                "No unmatched phrase was heard in enough sessions to show yet.");
+    free(seen.v);
     fputs("</section>\n", f);
 
     fputs("<footer><h2>How this report protects customers</h2><ul>", f);
@@ -816,6 +929,35 @@ static int emit_all(earshot_report *r, sink *k)
                     r->dp_seeded ? " (TEST SEED: not private)" : "");
         else
             fprintf(k->f, "Groups of fewer than %d sessions are suppressed.\n", r->min_group);
+        fputs("\n## What to act on\n\n", k->f);
+        const earshot_finding *fv;
+        size_t nf = earshot__report_findings(r, &fv), shown = 0;
+        const char *absent = earshot__report_findings_absent(r);
+        if (absent[0]) {
+            md_field(k->f, absent);
+            fputc('\n', k->f);
+        }
+        for (size_t i = 0; i < nf; i++)
+            if (fv[i].shown) {
+                fprintf(k->f, "%zu. ", ++shown);
+                md_field(k->f, fv[i].sentence);
+                fputc('\n', k->f);
+            }
+        if (!absent[0] && !shown)
+            fputs("Nothing passes the evidence threshold yet.\n", k->f);
+        if (shown < nf) {
+            fputs("\nNot enough evidence yet:\n\n", k->f);
+            for (size_t i = 0; i < nf; i++)
+                if (!fv[i].shown) {
+                    fputs("- ", k->f);
+                    md_field(k->f, fv[i].sentence);
+                    fputc('\n', k->f);
+                }
+        }
+        char basis[256];
+        earshot__report_change_basis(r, basis, sizeof basis);
+        if (basis[0])
+            fprintf(k->f, "\n%s\n", basis);
     }
     for (int ti = 0; ti < N_TABLES; ti++) {
         heading(k, earshot__report_defs[ti].id, earshot__report_defs[ti].title);

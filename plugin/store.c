@@ -20,6 +20,7 @@
 #include "array.h"
 #include "redact.h"
 #include "store.h"
+#include "store_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,37 +131,6 @@ static const char *const migrations[] = {
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
-/* A redacted row waiting for the database. */
-typedef struct pending {
-    int64_t session, consent;
-    char heard_at[32];
-    double start, end;
-    char *text, *intent, *slots, *sentiment, *topics, *signals, *model, *grammar, *audio;
-    const char *quality; /* static: earshot_quality_name() */
-    double confidence, sentiment_score;
-    int has_analysis;
-} pending;
-
-struct earshot_store {
-    earshot_store_config cfg;
-    char *path, *audio_dir, *consent_version;
-    sqlite3 *db;
-    sqlite3_stmt *insert; /* the one hot statement, prepared once */
-    earshot__redactor *redactor;
-    /* A number read out across utterances (earshot__redact_next()): what
-     * the last stored utterance left open, its session and end. */
-    int redact_open;
-    int64_t redact_session;
-    double redact_end;
-    pending *queue;
-    size_t n_queue, queue_cap;
-    size_t lost; /* utterances refused because the queue was full */
-    time_t last_purge; /* retention runs at open and then hourly */
-    int64_t version;   /* schema version found at open (read-only handles) */
-    int pending_erasure; /* an erasure not yet checkpointed into the main file */
-    char id[40];       /* meta.id, "" before schema 3 */
-    char errmsg[1024];
-};
 
 earshot_store_config earshot_store_config_default(void)
 {
@@ -174,16 +144,13 @@ earshot_store_config earshot_store_config_default(void)
         .on_log = NULL,
         .log_user = NULL,
         .read_only = 0,
-        .confirm_confidence = 0.75,
+        .create = 1,
+        .confirm_confidence = 0.985,
         .confirm_word_confidence = 0.5,
     };
 }
 
-static int forget_as(earshot_store *s, const earshot_forget_what *w, const char *how,
-                     int64_t *n_sessions, int64_t *n_utterances);
-static int finish_pending(earshot_store *s);
-
-static int fail(earshot_store *s, int rc, const char *fmt, ...)
+int earshot__store_fail(earshot_store *s, int rc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -192,7 +159,7 @@ static int fail(earshot_store *s, int rc, const char *fmt, ...)
     return rc;
 }
 
-static void say(earshot_store *s, int level, const char *fmt, ...)
+void earshot__store_say(earshot_store *s, int level, const char *fmt, ...)
 {
     if (!s->cfg.on_log)
         return;
@@ -206,7 +173,7 @@ static void say(earshot_store *s, int level, const char *fmt, ...)
 
 /* SQLite's result as ours: a full disk, a read-only file and a lock are
  * conditions to wait out (the caller queues); anything else is an error. */
-static int db_fail(earshot_store *s, int src, const char *what)
+int earshot__store_db_fail(earshot_store *s, int src, const char *what)
 {
     int base = src & 0xff;
     int rc = EARSHOT_STORAGE;
@@ -217,7 +184,7 @@ static int db_fail(earshot_store *s, int src, const char *what)
         hint = " (is the disk full?)";
     else if (base == SQLITE_READONLY)
         hint = " (is the file or its folder read-only?)";
-    return fail(s, rc, "%s: %s: %s%s", s->path, what,
+    return earshot__store_fail(s, rc, "%s: %s: %s%s", s->path, what,
                 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src), hint);
 }
 
@@ -228,7 +195,7 @@ static int transient(int src)
            base == SQLITE_READONLY || base == SQLITE_IOERR || base == SQLITE_CANTOPEN;
 }
 
-static void now_iso(char *buf, size_t len, time_t t)
+void earshot__now_iso(char *buf, size_t len, time_t t)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -240,14 +207,14 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-static int exec(earshot_store *s, const char *sql)
+int earshot__store_exec(earshot_store *s, const char *sql)
 {
     int src = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
     return src;
 }
 
 /* Prepared statements only: every value goes through a bind. */
-static int prep(earshot_store *s, sqlite3_stmt **st, const char *sql)
+int earshot__store_prep(earshot_store *s, sqlite3_stmt **st, const char *sql)
 {
     int src = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
     if (src != SQLITE_OK)
@@ -255,11 +222,11 @@ static int prep(earshot_store *s, sqlite3_stmt **st, const char *sql)
     return src;
 }
 
-static int64_t scalar(earshot_store *s, const char *sql, int64_t arg, int *src_out)
+int64_t earshot__store_scalar(earshot_store *s, const char *sql, int64_t arg, int *src_out)
 {
     sqlite3_stmt *st;
     int64_t v = -1;
-    int src = prep(s, &st, sql);
+    int src = earshot__store_prep(s, &st, sql);
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, arg);
         src = sqlite3_step(st);
@@ -277,28 +244,89 @@ static int64_t scalar(earshot_store *s, const char *sql, int64_t arg, int *src_o
 }
 
 /* A file that is not SQLite, or is damaged, is refused and left exactly as
- * it was: it may be someone's only copy. */
-static int check_header(earshot_store *s)
+ * it was: it may be someone's only copy. A path that does not exist is
+ * created only when the caller asked to create (cfg.create, not for a
+ * read-only handle); an existing empty file (0 bytes) is adopted only
+ * then too: "sessions" or "forget" on a mistyped or empty file must not
+ * turn it into a database. *fresh says the path is missing or empty. */
+static int check_header(earshot_store *s, int *fresh)
 {
+    int may_create = s->cfg.create && !s->cfg.read_only;
     struct stat st;
-    if (stat(s->path, &st) != 0)
-        return errno == ENOENT ? EARSHOT_OK
-                               : fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    *fresh = 0;
+    if (stat(s->path, &st) != 0) {
+        if (errno == ENOENT && may_create) {
+            *fresh = 1;
+            return EARSHOT_OK;
+        }
+        return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    }
     if (S_ISDIR(st.st_mode))
-        return fail(s, EARSHOT_IO, "%s: is a directory, not a database file", s->path);
-    if (st.st_size == 0)
-        return EARSHOT_OK;
+        return earshot__store_fail(s, EARSHOT_IO, "%s: is a directory, not a database file",
+                                   s->path);
+    if (!S_ISREG(st.st_mode))
+        return earshot__store_fail(s, EARSHOT_IO, "%s: not a regular file, not a database",
+                                   s->path);
+    if (st.st_size == 0) {
+        /* A main file still empty while its -wal holds the first commits
+         * (a writer created it a moment ago) is SQLite's to read. */
+        char wal[4200];
+        struct stat sw;
+        snprintf(wal, sizeof wal, "%s-wal", s->path);
+        if (stat(wal, &sw) == 0 && sw.st_size > 0)
+            return EARSHOT_OK;
+        if (may_create) {
+            *fresh = 1;
+            return EARSHOT_OK;
+        }
+        return earshot__store_fail(s, EARSHOT_CORRUPT,
+                                   "%s: empty file (0 bytes), not an Earshot database", s->path);
+    }
     FILE *f = fopen(s->path, "rb");
     if (!f)
-        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+        return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
     char head[16] = {0};
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
     if (n < sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
-        return fail(s, EARSHOT_CORRUPT,
-                    "%s: not an SQLite database (refusing to touch it; move it away or "
-                    "pass another --db)", s->path);
+        return earshot__store_fail(s, EARSHOT_CORRUPT,
+                                   "%s: not an SQLite database (refusing to touch it; move it "
+                                   "away or use another path)", s->path);
     return EARSHOT_OK;
+}
+
+/* "file:" URI of a path, for SQLite's URI parameters: '%', '?' and '#'
+ * (and anything unusual) are percent-encoded. malloc'd; NULL when out of
+ * memory. */
+static char *file_uri(const char *path, const char *params)
+{
+    size_t n = strlen(path);
+    char *u = malloc(5 + 3 * n + strlen(params) + 1);
+    if (!u)
+        return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p))
+            *o++ = (char)*p;
+        else
+            o += sprintf(o, "%%%02X", *p);
+    }
+    strcpy(o, params);
+    return u;
+}
+
+/* Can this process create files beside the database (its -shm)? */
+static int folder_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return access(".", W_OK) == 0;
+    if (slash == path)
+        return access("/", W_OK) == 0;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return access(dir, W_OK) == 0;
 }
 
 static int migrate(earshot_store *s, int64_t version)
@@ -307,17 +335,17 @@ static int migrate(earshot_store *s, int64_t version)
     for (int64_t v = version; v < SCHEMA_VERSION; v++) {
         char set[64];
         snprintf(set, sizeof set, "PRAGMA user_version = %d", (int)(v + 1));
-        if ((src = exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
-            return db_fail(s, src, "cannot start the schema migration");
-        if ((src = exec(s, migrations[v])) != SQLITE_OK ||
-            (src = exec(s, set)) != SQLITE_OK) {
-            int rc = db_fail(s, src, "schema migration failed");
-            exec(s, "ROLLBACK");
+        if ((src = earshot__store_exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
+            return earshot__store_db_fail(s, src, "cannot start the schema migration");
+        if ((src = earshot__store_exec(s, migrations[v])) != SQLITE_OK ||
+            (src = earshot__store_exec(s, set)) != SQLITE_OK) {
+            int rc = earshot__store_db_fail(s, src, "schema migration failed");
+            earshot__store_exec(s, "ROLLBACK");
             return rc;
         }
-        if ((src = exec(s, "COMMIT")) != SQLITE_OK) {
-            int rc = db_fail(s, src, "cannot commit the schema migration");
-            exec(s, "ROLLBACK");
+        if ((src = earshot__store_exec(s, "COMMIT")) != SQLITE_OK) {
+            int rc = earshot__store_db_fail(s, src, "cannot commit the schema migration");
+            earshot__store_exec(s, "ROLLBACK");
             return rc;
         }
     }
@@ -327,29 +355,43 @@ static int migrate(earshot_store *s, int64_t version)
 static void read_id(earshot_store *s)
 {
     sqlite3_stmt *st;
-    if (prep(s, &st, "SELECT value FROM meta WHERE key = 'id'") == SQLITE_OK &&
+    if (earshot__store_prep(s, &st, "SELECT value FROM meta WHERE key = 'id'") == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         snprintf(s->id, sizeof s->id, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
 }
 
 /* Reports read a database that a listener may be writing: no creation,
- * no migration, no pragma that writes; WAL readers see one snapshot. */
+ * no migration, no pragma that writes; WAL readers see one snapshot.
+ * mode=ro makes SQLite itself refuse every write. A WAL reader needs the
+ * -shm index, which it creates when missing: in a folder this process
+ * cannot write (a read-only mount, a folder of another user's), and with
+ * no -wal file holding commits, the file is opened immutable=1 (no
+ * locks, no -shm): nobody can be writing it then, since a writer would
+ * have to create the -wal there. */
 static int open_read_only(earshot_store *s)
 {
     struct stat sb;
     if (stat(s->path, &sb) != 0)
-        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
-    int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY, NULL);
+        return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+    char wal[4200];
+    struct stat sw;
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    int immutable = !folder_writable(s->path) && (stat(wal, &sw) != 0 || sw.st_size == 0);
+    char *uri = file_uri(s->path, immutable ? "?mode=ro&immutable=1" : "?mode=ro");
+    if (!uri)
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory");
+    int src = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot open");
+        return earshot__store_db_fail(s, src, "cannot open");
     sqlite3_busy_timeout(s->db, s->cfg.busy_timeout_ms > 0 ? s->cfg.busy_timeout_ms : 0);
     sqlite3_extended_result_codes(s->db, 1);
-    s->version = scalar(s, "PRAGMA user_version", 0, &src);
+    s->version = earshot__store_scalar(s, "PRAGMA user_version", 0, &src);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot read the schema version");
+        return earshot__store_db_fail(s, src, "cannot read the schema version");
     if (s->version < 1 || s->version > SCHEMA_VERSION)
-        return fail(s, EARSHOT_CORRUPT, "%s: %s", s->path,
+        return earshot__store_fail(s, EARSHOT_CORRUPT, "%s: %s", s->path,
                     s->version < 1 ? "not an Earshot database (or an empty one)"
                                    : "schema version is newer than this earshot knows; "
                                      "use a newer earshot");
@@ -366,18 +408,18 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
     if (!s)
         return EARSHOT_NOMEM;
     if (!cfg)
-        return fail(s, EARSHOT_MISUSE, "earshot_store_open: cfg is NULL");
+        return earshot__store_fail(s, EARSHOT_MISUSE, "earshot_store_open: cfg is NULL");
     s->cfg = *cfg;
     s->path = strdup(cfg->path && cfg->path[0] ? cfg->path : "earshot.db");
     s->consent_version = strdup(cfg->consent_version ? cfg->consent_version : "1");
     if (!s->path || !s->consent_version)
-        return fail(s, EARSHOT_NOMEM, "out of memory");
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory");
     s->cfg.path = s->path;
     s->cfg.consent_version = s->consent_version;
     s->cfg.grammar_dir = NULL; /* not kept: used only here */
     size_t len = strlen(s->path) + 8;
     if (!(s->audio_dir = malloc(len)))
-        return fail(s, EARSHOT_NOMEM, "out of memory");
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory");
     snprintf(s->audio_dir, len, "%s.audio", s->path);
 
     /* Redaction rules come first: without them nothing may be written. */
@@ -385,79 +427,85 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
     char err[512];
     s->redactor = earshot__redactor_open(gdir, err, sizeof err);
     if (!s->redactor)
-        return fail(s, EARSHOT_GRAMMAR, "%s", err);
+        return earshot__store_fail(s, EARSHOT_GRAMMAR, "%s", err);
 
-    int rc = check_header(s);
+    int fresh = 0;
+    int rc = check_header(s, &fresh);
     if (rc != EARSHOT_OK)
         return rc;
     if (cfg->read_only)
         return open_read_only(s);
     /* Created 0600: transcripts are nobody else's business. SQLite creates
      * the -wal and -shm files with the main file's permissions. */
-    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(s->path, O_RDWR | (fresh ? O_CREAT : 0) | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
+        return earshot__store_fail(s, EARSHOT_IO, "%s: %s", s->path, strerror(errno));
     close(fd);
     int src = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot open");
+        return earshot__store_db_fail(s, src, "cannot open");
     sqlite3_busy_timeout(s->db, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 0);
     sqlite3_extended_result_codes(s->db, 1);
     /* Read-only checks first: a file that is not ours, is newer, or is
      * damaged is refused before a single byte of it changes (switching it
      * to WAL would already write its header). */
-    int64_t bad = scalar(s, "SELECT count(*) FROM pragma_quick_check WHERE quick_check != 'ok' "
+    int64_t bad = earshot__store_scalar(s, "SELECT count(*) FROM pragma_quick_check WHERE quick_check != 'ok' "
                             "AND ?1 = ?1", 0, &src);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot read the database");
+        return earshot__store_db_fail(s, src, "cannot read the database");
     if (bad > 0)
-        return fail(s, EARSHOT_CORRUPT, "%s: the database is damaged (quick_check failed); "
+        return earshot__store_fail(s, EARSHOT_CORRUPT, "%s: the database is damaged (quick_check failed); "
                                         "refusing to write to it", s->path);
-    int64_t version = scalar(s, "PRAGMA user_version", 0, &src);
+    int64_t version = earshot__store_scalar(s, "PRAGMA user_version", 0, &src);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot read the schema version");
+        return earshot__store_db_fail(s, src, "cannot read the schema version");
     if (version > SCHEMA_VERSION)
-        return fail(s, EARSHOT_CORRUPT,
+        return earshot__store_fail(s, EARSHOT_CORRUPT,
                     "%s: schema version %" PRId64 " is newer than this earshot knows (%d); "
                     "use a newer earshot", s->path, version, (int)SCHEMA_VERSION);
     if (version == 0) {
         /* A version-0 file with tables is some other program's database. */
-        int64_t tables = scalar(s, "SELECT count(*) FROM sqlite_schema WHERE ?1 = ?1", 0, &src);
+        int64_t tables = earshot__store_scalar(s, "SELECT count(*) FROM sqlite_schema WHERE ?1 = ?1", 0, &src);
         if (src != SQLITE_OK)
-            return db_fail(s, src, "cannot read the schema");
+            return earshot__store_db_fail(s, src, "cannot read the schema");
         if (tables > 0)
-            return fail(s, EARSHOT_CORRUPT,
+            return earshot__store_fail(s, EARSHOT_CORRUPT,
                         "%s: an SQLite database but not an Earshot one (refusing to touch it)",
                         s->path);
+        /* An empty SQLite file becomes ours only when asked to create. */
+        if (!cfg->create)
+            return earshot__store_fail(s, EARSHOT_CORRUPT,
+                                       "%s: an empty SQLite database, not an Earshot one",
+                                       s->path);
     }
     sqlite3_stmt *st;
-    src = prep(s, &st, "PRAGMA journal_mode = WAL");
+    src = earshot__store_prep(s, &st, "PRAGMA journal_mode = WAL");
     if (src == SQLITE_OK) {
         src = sqlite3_step(st);
         src = src == SQLITE_ROW ? SQLITE_OK : src;
     }
     sqlite3_finalize(st);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot open");
+        return earshot__store_db_fail(s, src, "cannot open");
     /* synchronous=FULL: in WAL mode NORMAL may lose the last commits on a
      * power cut; an acknowledged consented utterance must not be lost. */
-    if ((src = exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+    if ((src = earshot__store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
                        "PRAGMA secure_delete = ON;")) != SQLITE_OK)
-        return db_fail(s, src, "cannot configure");
+        return earshot__store_db_fail(s, src, "cannot configure");
     if ((rc = migrate(s, version)) != EARSHOT_OK)
         return rc;
     s->version = SCHEMA_VERSION;
     read_id(s);
     /* An erasure a reader blocked last time is finished before anything
      * else happens on this handle. */
-    int64_t pend = scalar(s, "SELECT count(*) FROM pending_erasures WHERE ?1 = ?1", 0, &src);
+    int64_t pend = earshot__store_scalar(s, "SELECT count(*) FROM pending_erasures WHERE ?1 = ?1", 0, &src);
     if (src == SQLITE_OK && pend > 0) {
-        if (finish_pending(s))
-            say(s, EARSHOT_LOG_INFO, "%s: completed %" PRId64 " pending erasure%s", s->path,
+        if (earshot__store_finish_pending(s))
+            earshot__store_say(s, EARSHOT_LOG_INFO, "%s: completed %" PRId64 " pending erasure%s", s->path,
                 pend, pend == 1 ? "" : "s");
         else {
             s->pending_erasure = 1;
-            say(s, EARSHOT_LOG_WARN, "%s: %" PRId64 " pending erasure%s still blocked by a "
+            earshot__store_say(s, EARSHOT_LOG_WARN, "%s: %" PRId64 " pending erasure%s still blocked by a "
                 "reader; retried at close", s->path, pend, pend == 1 ? "" : "s");
         }
     }
@@ -467,7 +515,7 @@ int earshot_store_open(earshot_store **out, const earshot_store_config *cfg)
         /* A reader keeping purged bytes in the file is no reason not to
          * open: the pending erasure is finished at close or next open. */
         if (rc == EARSHOT_PENDING)
-            say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
+            earshot__store_say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
         else if (rc != EARSHOT_OK)
             return rc;
         s->last_purge = time(NULL);
@@ -482,7 +530,7 @@ const char *earshot_store_errmsg(const earshot_store *s)
     return s->errmsg[0] ? s->errmsg : "not an error";
 }
 
-static void pending_free(pending *p)
+void earshot__pending_free(pending *p)
 {
     free(p->text);
     free(p->intent);
@@ -495,7 +543,7 @@ static void pending_free(pending *p)
     free(p->audio);
 }
 
-static void remove_audio(const char *path)
+void earshot__remove_audio(const char *path)
 {
     if (path && path[0])
         unlink(path);
@@ -508,19 +556,19 @@ void earshot_store_close(earshot_store *s)
     if (s->db && s->n_queue > 0)
         earshot_store_retry(s);
     if (s->n_queue > 0)
-        say(s, EARSHOT_LOG_ERROR,
+        earshot__store_say(s, EARSHOT_LOG_ERROR,
             "%s: %zu queued utterances could not be written before closing (%s)", s->path,
             s->n_queue, s->errmsg);
     for (size_t i = 0; i < s->n_queue; i++) {
-        remove_audio(s->queue[i].audio);
-        pending_free(&s->queue[i]);
+        earshot__remove_audio(s->queue[i].audio);
+        earshot__pending_free(&s->queue[i]);
     }
     free(s->queue);
     sqlite3_finalize(s->insert);
     if (s->db) {
         /* Leave no -wal file holding what was written or erased. */
-        if (!s->cfg.read_only && s->pending_erasure && !finish_pending(s))
-            say(s, EARSHOT_LOG_WARN, "%s: an erasure is still pending (a reader holds an old "
+        if (!s->cfg.read_only && s->pending_erasure && !earshot__store_finish_pending(s))
+            earshot__store_say(s, EARSHOT_LOG_WARN, "%s: an erasure is still pending (a reader holds an old "
                 "snapshot); the next open completes it", s->path);
         else if (!s->cfg.read_only)
             sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -538,9 +586,9 @@ int earshot_session_begin(earshot_store *s, const char *channel, int64_t *sessio
     if (!s || !s->db || !session)
         return EARSHOT_MISUSE;
     char at[32];
-    now_iso(at, sizeof at, time(NULL));
+    earshot__now_iso(at, sizeof at, time(NULL));
     sqlite3_stmt *st;
-    int src = prep(s, &st, "INSERT INTO sessions (channel, started_at) VALUES (?1, ?2)");
+    int src = earshot__store_prep(s, &st, "INSERT INTO sessions (channel, started_at) VALUES (?1, ?2)");
     if (src == SQLITE_OK) {
         sqlite3_bind_text(st, 1, channel ? channel : "", -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
@@ -548,7 +596,7 @@ int earshot_session_begin(earshot_store *s, const char *channel, int64_t *sessio
     }
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
-        return db_fail(s, src, "cannot begin a session");
+        return earshot__store_db_fail(s, src, "cannot begin a session");
     *session = sqlite3_last_insert_rowid(s->db);
     return EARSHOT_OK;
 }
@@ -558,9 +606,9 @@ int earshot_session_end(earshot_store *s, int64_t session)
     if (!s || !s->db)
         return EARSHOT_MISUSE;
     char at[32];
-    now_iso(at, sizeof at, time(NULL));
+    earshot__now_iso(at, sizeof at, time(NULL));
     sqlite3_stmt *st;
-    int src = prep(s, &st, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1");
+    int src = earshot__store_prep(s, &st, "UPDATE sessions SET ended_at = ?2 WHERE id = ?1");
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, session);
         sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
@@ -568,7 +616,7 @@ int earshot_session_end(earshot_store *s, int64_t session)
     }
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
-        return db_fail(s, src, "cannot end the session");
+        return earshot__store_db_fail(s, src, "cannot end the session");
     return EARSHOT_OK;
 }
 
@@ -590,15 +638,15 @@ int earshot_consent_grant(earshot_store *s, int64_t session, unsigned scopes,
         return EARSHOT_MISUSE;
     const char *m = method_name(how);
     if (!m || !scopes || (scopes & ~7u))
-        return fail(s, EARSHOT_MISUSE, "earshot_consent_grant: bad scopes or method");
+        return earshot__store_fail(s, EARSHOT_MISUSE, "earshot_consent_grant: bad scopes or method");
     int src;
-    if (scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src) != 1)
-        return src != SQLITE_OK ? db_fail(s, src, "cannot grant consent")
-                                : fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
+    if (earshot__store_scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src) != 1)
+        return src != SQLITE_OK ? earshot__store_db_fail(s, src, "cannot grant consent")
+                                : earshot__store_fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
     char at[32];
-    now_iso(at, sizeof at, time(NULL));
+    earshot__now_iso(at, sizeof at, time(NULL));
     sqlite3_stmt *st;
-    src = prep(s, &st,
+    src = earshot__store_prep(s, &st,
                "INSERT INTO consents (session_id, scope_transcripts, scope_quotes, scope_audio,"
                " text_version, method, granted_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (src == SQLITE_OK) {
@@ -613,208 +661,10 @@ int earshot_consent_grant(earshot_store *s, int64_t session, unsigned scopes,
     }
     sqlite3_finalize(st);
     if (src != SQLITE_DONE)
-        return db_fail(s, src, "cannot record consent");
+        return earshot__store_db_fail(s, src, "cannot record consent");
     if (consent)
         *consent = sqlite3_last_insert_rowid(s->db);
     return EARSHOT_OK;
-}
-
-/* Queued rows of erased sessions must go too: "forget" covers what is
- * still in memory. */
-static void drop_queued(earshot_store *s, const earshot_forget_what *w)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < s->n_queue; i++) {
-        pending *p = &s->queue[i];
-        int gone, src;
-        if (w->all)
-            gone = 1;
-        else if (w->before)
-            gone = strcmp(p->heard_at, w->before) < 0;
-        else if (w->channel)
-            gone = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", p->session, &src) == 0;
-        else
-            gone = p->session == w->session;
-        if (gone) {
-            remove_audio(p->audio);
-            pending_free(p);
-        } else {
-            s->queue[k++] = *p;
-        }
-    }
-    s->n_queue = k;
-}
-
-/* Statements of an erasure select sessions with "WHERE ..." over ?1 (an
- * id) and ?2 (a channel), whichever the selection uses. */
-static void bind_where(sqlite3_stmt *st, int64_t arg, const char *text)
-{
-    sqlite3_bind_int64(st, 1, arg);
-    if (text)
-        sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
-}
-
-/* Runs sql once; a first column of a first row goes to *v. */
-static int step_where(earshot_store *s, const char *sql, int64_t arg, const char *text,
-                      int64_t *v)
-{
-    sqlite3_stmt *st;
-    int src = prep(s, &st, sql);
-    if (src != SQLITE_OK)
-        return src;
-    bind_where(st, arg, text);
-    src = sqlite3_step(st);
-    if (src == SQLITE_ROW && v)
-        *v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return src == SQLITE_ROW || src == SQLITE_DONE ? SQLITE_OK : src;
-}
-
-/* Deletes files named by a query's first column (audio beside the DB). */
-static void unlink_audio(earshot_store *s, const char *sql, int64_t arg, const char *text)
-{
-    sqlite3_stmt *st;
-    if (prep(s, &st, sql) != SQLITE_OK)
-        return;
-    bind_where(st, arg, text);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        remove_audio((const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-}
-
-static void audit(earshot_store *s, const char *event, const char *what, int64_t sessions,
-                  int64_t utterances)
-{
-    char at[32];
-    now_iso(at, sizeof at, time(NULL));
-    sqlite3_stmt *st;
-    if (prep(s, &st, "INSERT INTO audit (at, event, what, sessions, utterances) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5)") != SQLITE_OK)
-        return;
-    sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, sessions);
-    sqlite3_bind_int64(st, 5, utterances);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-}
-
-/* One TRUNCATE checkpoint, then (should a reader hold an old snapshot)
- * RESTART and TRUNCATE again: each waits through the busy handler
- * (busy_timeout_ms) for readers to move to the newest snapshot, so the
- * whole wait is bounded by three timeouts. SQLITE_OK means every frame is
- * in the main file and the -wal file is empty. */
-static int checkpoint_all(earshot_store *s)
-{
-    static const int modes[] = {SQLITE_CHECKPOINT_TRUNCATE, SQLITE_CHECKPOINT_RESTART,
-                                SQLITE_CHECKPOINT_TRUNCATE};
-    int src = SQLITE_OK;
-    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
-        int log = 0, done = 0;
-        src = sqlite3_wal_checkpoint_v2(s->db, NULL, modes[i], &log, &done);
-        if (src == SQLITE_OK && modes[i] == SQLITE_CHECKPOINT_TRUNCATE)
-            return SQLITE_OK;
-    }
-    return src;
-}
-
-/* Pending erasures are done once everything is in the main file: their
- * records go, and that deletion is checkpointed too. */
-static int finish_pending(earshot_store *s)
-{
-    if (checkpoint_all(s) != SQLITE_OK)
-        return 0;
-    if (s->version >= 6)
-        exec(s, "DELETE FROM pending_erasures");
-    checkpoint_all(s);
-    s->pending_erasure = 0;
-    return 1;
-}
-
-/* After an erasure the deleted text may still sit in WAL frames, and the
- * main file still holds the old pages until a checkpoint copies the
- * zeroed ones (secure_delete) home. A reader holding an old snapshot
- * blocks that copy: it is waited for (bounded); if it still holds on, a
- * pending-erasure record is left and EARSHOT_PENDING returned: the rows
- * are gone for every reader, but the bytes are not yet gone from the
- * file. The next open (or close) finishes it. */
-static int scrub(earshot_store *s, const char *what, int64_t ns, int64_t nu)
-{
-    int src = checkpoint_all(s);
-    if (src == SQLITE_OK)
-        return s->pending_erasure ? (finish_pending(s), EARSHOT_OK) : EARSHOT_OK;
-    s->pending_erasure = 1;
-    char at[32];
-    now_iso(at, sizeof at, time(NULL));
-    sqlite3_stmt *st;
-    int wsrc = prep(s, &st, "INSERT INTO pending_erasures (at, what, sessions, utterances) "
-                            "VALUES (?1, ?2, ?3, ?4)");
-    if (wsrc == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, at, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, what, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, ns);
-        sqlite3_bind_int64(st, 4, nu);
-        wsrc = sqlite3_step(st);
-        wsrc = wsrc == SQLITE_DONE ? SQLITE_OK : wsrc;
-    }
-    sqlite3_finalize(st);
-    return fail(s, EARSHOT_PENDING,
-                "%s: erased from the database, but another connection is still reading an "
-                "older snapshot, so the erased text stays in the file until it lets go "
-                "(waited %d ms x3); %s", s->path, s->cfg.busy_timeout_ms,
-                wsrc == SQLITE_OK ? "a pending erasure is recorded and the next open (or "
-                                    "this handle's close) completes it"
-                                  : "the pending-erasure record could not be written either: "
-                                    "this handle's close retries");
-}
-
-int earshot_consent_revoke(earshot_store *s, int64_t session, int64_t *n_erased)
-{
-    if (!s || !s->db)
-        return EARSHOT_MISUSE;
-    int src;
-    if ((src = exec(s, "BEGIN IMMEDIATE")) != SQLITE_OK)
-        return db_fail(s, src, "cannot revoke consent");
-    int64_t n = scalar(s, "SELECT count(*) FROM utterances WHERE consent_id IN "
-                          "(SELECT id FROM consents WHERE session_id = ?1 AND revoked_at IS NULL)",
-                       session, &src);
-    char at[32];
-    now_iso(at, sizeof at, time(NULL));
-    sqlite3_stmt *st = NULL;
-    if (src == SQLITE_OK)
-        src = prep(s, &st, "DELETE FROM utterances WHERE consent_id IN (SELECT id FROM consents"
-                           " WHERE session_id = ?1 AND revoked_at IS NULL) RETURNING audio");
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, session);
-        while ((src = sqlite3_step(st)) == SQLITE_ROW)
-            remove_audio((const char *)sqlite3_column_text(st, 0));
-        src = src == SQLITE_DONE ? SQLITE_OK : src;
-    }
-    sqlite3_finalize(st);
-    if (src == SQLITE_OK)
-        src = prep(s, &st, "UPDATE consents SET revoked_at = ?2 WHERE session_id = ?1 "
-                           "AND revoked_at IS NULL");
-    if (src == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, session);
-        sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
-        src = sqlite3_step(st);
-        src = src == SQLITE_DONE ? SQLITE_OK : src;
-        sqlite3_finalize(st);
-    }
-    if (src == SQLITE_OK) {
-        audit(s, "revoke", "session", 1, n);
-        src = exec(s, "COMMIT");
-    }
-    if (src != SQLITE_OK) {
-        int rc = db_fail(s, src, "cannot revoke consent");
-        exec(s, "ROLLBACK");
-        return rc;
-    }
-    drop_queued(s, &(earshot_forget_what){.session = session});
-    if (n_erased)
-        *n_erased = n;
-    return scrub(s, "revoke", 1, n);
 }
 
 /* The active consent that allows transcripts, or 0 if none. */
@@ -823,7 +673,7 @@ static int64_t active_consent(earshot_store *s, int64_t session, int *audio, int
     sqlite3_stmt *st;
     int64_t id = 0;
     *audio = 0;
-    *src = prep(s, &st, "SELECT id, scope_audio FROM consents WHERE session_id = ?1 AND "
+    *src = earshot__store_prep(s, &st, "SELECT id, scope_audio FROM consents WHERE session_id = ?1 AND "
                         "revoked_at IS NULL AND scope_transcripts = 1 ORDER BY id DESC LIMIT 1");
     if (*src != SQLITE_OK)
         return 0;
@@ -890,7 +740,7 @@ int earshot_store_retry(earshot_store *s)
         return EARSHOT_MISUSE;
     if (s->n_queue == 0)
         return EARSHOT_OK;
-    int src = exec(s, "BEGIN IMMEDIATE");
+    int src = earshot__store_exec(s, "BEGIN IMMEDIATE");
     size_t i = 0;
     unsigned char *drop = calloc(s->n_queue, 1);
     if (!drop)
@@ -911,20 +761,20 @@ int earshot_store_retry(earshot_store *s)
             src = write_row(s, p);
     }
     if (src == SQLITE_OK)
-        src = exec(s, "COMMIT");
+        src = earshot__store_exec(s, "COMMIT");
     if (src != SQLITE_OK) {
         char why[sizeof s->errmsg];
-        db_fail(s, src, "cannot write queued utterances");
+        earshot__store_db_fail(s, src, "cannot write queued utterances");
         memcpy(why, s->errmsg, sizeof why);
-        exec(s, "ROLLBACK");
+        earshot__store_exec(s, "ROLLBACK");
         memcpy(s->errmsg, why, sizeof why);
         free(drop);
         return transient(src) ? EARSHOT_QUEUED : EARSHOT_STORAGE;
     }
     for (i = 0; i < s->n_queue; i++) {
         if (drop[i])
-            remove_audio(s->queue[i].audio);
-        pending_free(&s->queue[i]);
+            earshot__remove_audio(s->queue[i].audio);
+        earshot__pending_free(&s->queue[i]);
     }
     free(drop);
     s->n_queue = 0;
@@ -942,7 +792,7 @@ size_t earshot_store_queued(const earshot_store *s)
 static char *save_audio(earshot_store *s, const int16_t *pcm, size_t n)
 {
     if (mkdir(s->audio_dir, 0700) != 0 && errno != EEXIST) {
-        say(s, EARSHOT_LOG_WARN, "%s: %s; audio not kept", s->audio_dir, strerror(errno));
+        earshot__store_say(s, EARSHOT_LOG_WARN, "%s: %s; audio not kept", s->audio_dir, strerror(errno));
         return NULL;
     }
     static unsigned counter;
@@ -959,7 +809,7 @@ static char *save_audio(earshot_store *s, const int16_t *pcm, size_t n)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     SNDFILE *f = fd >= 0 ? sf_open_fd(fd, SFM_WRITE, &info, 1) : NULL;
     if (!f || sf_write_short(f, pcm, (sf_count_t)n) != (sf_count_t)n) {
-        say(s, EARSHOT_LOG_WARN, "%s: cannot write audio; audio not kept", path);
+        earshot__store_say(s, EARSHOT_LOG_WARN, "%s: cannot write audio; audio not kept", path);
         if (f)
             sf_close(f);
         else if (fd >= 0)
@@ -996,9 +846,9 @@ static int enqueue(earshot_store *s, pending *p)
     if (s->n_queue >= max ||
         !earshot__grow((void **)&s->queue, &s->queue_cap, s->n_queue + 1, sizeof *s->queue)) {
         s->lost++;
-        remove_audio(p->audio);
-        pending_free(p);
-        return fail(s, EARSHOT_STORAGE,
+        earshot__remove_audio(p->audio);
+        earshot__pending_free(p);
+        return earshot__store_fail(s, EARSHOT_STORAGE,
                     "%s: the database cannot be written and the memory queue is full "
                     "(%zu utterances waiting): this utterance was NOT stored (%zu lost so far)",
                     s->path, s->n_queue, s->lost);
@@ -1012,7 +862,7 @@ static int store_row(earshot_store *s, int64_t session, int64_t consent, int kee
 {
     pending p = {.session = session, .consent = consent, .start = u->start, .end = u->end,
                  .quality = earshot_quality_name(u->quality)};
-    now_iso(p.heard_at, sizeof p.heard_at, time(NULL));
+    earshot__now_iso(p.heard_at, sizeof p.heard_at, time(NULL));
     /* Redaction happens here, on the way in: the unredacted text never
      * reaches a statement, the queue or the file. */
     if (session != s->redact_session || u->start < s->redact_end ||
@@ -1042,8 +892,8 @@ static int store_row(earshot_store *s, int64_t session, int64_t consent, int kee
     p.model = dup_or_null(u->model_id);
     p.grammar = dup_or_null(u->grammar_id);
     if (!ok) {
-        pending_free(&p);
-        return fail(s, EARSHOT_NOMEM, "out of memory: utterance not stored");
+        earshot__pending_free(&p);
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory: utterance not stored");
     }
     if (keep_audio && pcm && n > 0)
         p.audio = save_audio(s, pcm, n);
@@ -1052,22 +902,22 @@ static int store_row(earshot_store *s, int64_t session, int64_t consent, int kee
         return enqueue(s, &p);
     int src = write_row(s, &p);
     if (src == SQLITE_OK) {
-        pending_free(&p);
+        earshot__pending_free(&p);
         return EARSHOT_OK;
     }
     if (transient(src)) {
-        db_fail(s, src, "cannot write");
+        earshot__store_db_fail(s, src, "cannot write");
         char why[sizeof s->errmsg];
         memcpy(why, s->errmsg, sizeof why);
         int rc = enqueue(s, &p);
         if (rc == EARSHOT_QUEUED)
-            fail(s, rc, "%.900s; %zu utterance%s kept in memory, will retry", why, s->n_queue,
+            earshot__store_fail(s, rc, "%.900s; %zu utterance%s kept in memory, will retry", why, s->n_queue,
                  s->n_queue == 1 ? "" : "s");
         return rc;
     }
-    int rc = db_fail(s, src, "cannot write the utterance");
-    remove_audio(p.audio);
-    pending_free(&p);
+    int rc = earshot__store_db_fail(s, src, "cannot write the utterance");
+    earshot__remove_audio(p.audio);
+    earshot__pending_free(&p);
     return rc;
 }
 
@@ -1086,37 +936,6 @@ static int sure_enough(const earshot_store *s, const earshot_utterance *u)
            words >= s->cfg.confirm_word_confidence;
 }
 
-static int record_review(earshot_store *s, int64_t session, const earshot_utterance *u)
-{
-    char at[32];
-    now_iso(at, sizeof at, time(NULL));
-    sqlite3_stmt *st;
-    int src = prep(s, &st, "INSERT INTO reviews (session_id, at, intent, confidence, "
-                           "word_confidence) VALUES (?1, ?2, ?3, ?4, ?5)");
-    if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot record a request to review");
-    sqlite3_bind_int64(st, 1, session);
-    sqlite3_bind_text(st, 2, at, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 3, u->analysis->intent, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(st, 4, u->analysis->confidence);
-    sqlite3_bind_double(st, 5, u->n_words || u->confidence > 0 ? u->confidence : 1.0);
-    src = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (src != SQLITE_DONE)
-        return db_fail(s, src, "cannot record a request to review");
-    say(s, EARSHOT_LOG_WARN, "session %lld: %s heard at confidence %.2f: not erased, marked for "
-                             "review", (long long)session, u->analysis->intent,
-        u->analysis->confidence);
-    return EARSHOT_OK;
-}
-
-int earshot_store_review(earshot_store *s, int64_t session, const earshot_utterance *u)
-{
-    if (!s || !s->db || !u || !u->analysis || !u->analysis->intent)
-        return EARSHOT_MISUSE;
-    return record_review(s, session, u);
-}
-
 int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utterance *u,
                             const int16_t *pcm, size_t n_samples, earshot_heard *what)
 {
@@ -1130,21 +949,21 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     if (s->cfg.retain_days > 0 && time(NULL) - s->last_purge >= 3600) {
         s->last_purge = time(NULL);
         if (earshot_store_purge(s, s->cfg.retain_days, NULL) != EARSHOT_OK)
-            say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
+            earshot__store_say(s, EARSHOT_LOG_WARN, "%s", s->errmsg);
     }
     int src;
-    int64_t exists = scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src);
+    int64_t exists = earshot__store_scalar(s, "SELECT count(*) FROM sessions WHERE id = ?1", session, &src);
     if (src != SQLITE_OK) {
         /* Cannot even read: if consent was given, the row must still not
          * be lost, but consent cannot be checked. Queue nothing; report. */
-        return db_fail(s, src, "cannot read the session");
+        return earshot__store_db_fail(s, src, "cannot read the session");
     }
     if (exists != 1)
         return EARSHOT_OK; /* forgotten (or never begun): nothing is kept */
     /* The precedence of the intents makes these unambiguous: forget_me
      * outranks consent_no, which outranks consent_yes. */
     if (is_intent(u, "forget_me") && !sure_enough(s, u)) {
-        int rc = record_review(s, session, u);
+        int rc = earshot__store_record_review(s, session, u);
         if (rc == EARSHOT_OK)
             *what = EARSHOT_HEARD_REVIEW;
         return rc;
@@ -1152,7 +971,7 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     if (is_intent(u, "forget_me")) {
         int64_t ns = 0, nu = 0;
         earshot_forget_what w = {.session = session};
-        int rc = forget_as(s, &w, "voice", &ns, &nu);
+        int rc = earshot__store_forget_as(s, &w, "voice", &ns, &nu);
         if (rc == EARSHOT_OK || rc == EARSHOT_PENDING)
             *what = EARSHOT_HEARD_FORGOTTEN;
         return rc;
@@ -1160,12 +979,12 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
     int audio;
     int64_t consent = active_consent(s, session, &audio, &src);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot read consent");
+        return earshot__store_db_fail(s, src, "cannot read consent");
     if (is_intent(u, "consent_no") && consent && !sure_enough(s, u)) {
         /* Revoking erases what consent covered: the same care as a
          * forget_me. Without consent a "no" destroys nothing and needs
          * none. */
-        int rc = record_review(s, session, u);
+        int rc = earshot__store_record_review(s, session, u);
         if (rc == EARSHOT_OK)
             *what = EARSHOT_HEARD_REVIEW;
         return rc;
@@ -1188,138 +1007,6 @@ int earshot_store_utterance(earshot_store *s, int64_t session, const earshot_utt
         *what = EARSHOT_HEARD_STORED;
     else if (rc == EARSHOT_QUEUED)
         *what = EARSHOT_HEARD_QUEUED;
-    return rc;
-}
-
-/* Erasure. Counts are taken inside the transaction, audio files are
- * removed as their rows go, and the audit row records counts only. */
-static int forget_as(earshot_store *s, const earshot_forget_what *w, const char *how,
-                     int64_t *n_sessions, int64_t *n_utterances)
-{
-    const char *where; /* selects sessions */
-    const char *what;
-    int64_t arg = 0;
-    const char *text = NULL;
-    if (w->all) {
-        where = "?1 = ?1";
-        what = "all";
-    } else if (w->channel) {
-        where = "channel = ?2 AND ?1 = ?1";
-        text = w->channel;
-        what = "channel";
-    } else if (w->before) {
-        where = NULL;
-        text = w->before;
-        what = "before";
-    } else {
-        where = "id = ?1";
-        arg = w->session;
-        what = "session";
-    }
-    if (how)
-        what = how;
-    int src = exec(s, "BEGIN IMMEDIATE");
-    if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot erase");
-    char sql[512];
-    int64_t ns = 0, nu = 0;
-    if (where) {
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM sessions WHERE %s", where);
-        src = step_where(s, sql, arg, text, &ns);
-        snprintf(sql, sizeof sql, "SELECT count(*) FROM utterances WHERE session_id IN "
-                                  "(SELECT id FROM sessions WHERE %s)", where);
-        if (src == SQLITE_OK)
-            src = step_where(s, sql, arg, text, &nu);
-        snprintf(sql, sizeof sql, "SELECT audio FROM utterances WHERE audio IS NOT NULL AND "
-                                  "session_id IN (SELECT id FROM sessions WHERE %s)", where);
-        if (src == SQLITE_OK)
-            unlink_audio(s, sql, arg, text);
-        /* ON DELETE CASCADE takes the consents and utterances along. */
-        snprintf(sql, sizeof sql, "DELETE FROM sessions WHERE %s", where);
-        if (src == SQLITE_OK)
-            src = step_where(s, sql, arg, text, NULL);
-    } else {
-        /* --before DATE: utterances heard before it, then the sessions
-         * that began before it and hold nothing any more. */
-        sqlite3_stmt *st;
-        if ((src = prep(s, &st, "DELETE FROM utterances WHERE heard_at < ?1 RETURNING audio")) ==
-            SQLITE_OK) {
-            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-            while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-                remove_audio((const char *)sqlite3_column_text(st, 0));
-                nu++;
-            }
-            src = src == SQLITE_DONE ? SQLITE_OK : src;
-            sqlite3_finalize(st);
-        }
-        if (src == SQLITE_OK &&
-            (src = prep(s, &st, "DELETE FROM sessions WHERE started_at < ?1 AND id NOT IN "
-                                "(SELECT session_id FROM utterances)")) == SQLITE_OK) {
-            sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-            src = sqlite3_step(st);
-            src = src == SQLITE_DONE ? SQLITE_OK : src;
-            ns = sqlite3_changes(s->db);
-            sqlite3_finalize(st);
-        }
-    }
-    if (src == SQLITE_OK) {
-        audit(s, !strcmp(what, "retention") ? "retention" : "forget", what, ns, nu);
-        src = exec(s, "COMMIT");
-    }
-    if (src != SQLITE_OK) {
-        int rc = db_fail(s, src, "cannot erase");
-        exec(s, "ROLLBACK");
-        return rc;
-    }
-    /* What waits in memory goes too. */
-    drop_queued(s, w);
-    if (n_sessions)
-        *n_sessions = ns;
-    if (n_utterances)
-        *n_utterances = nu;
-    return scrub(s, what, ns, nu);
-}
-
-/* YYYY-MM-DD, optionally followed by THH:MM:SSZ. */
-static int valid_date(const char *d)
-{
-    int y, m, day;
-    char rest[32] = "";
-    if (strlen(d) > 20 || sscanf(d, "%4d-%2d-%2d%20s", &y, &m, &day, rest) < 3)
-        return 0;
-    if (strlen(d) < 10 || d[4] != '-' || d[7] != '-' || m < 1 || m > 12 || day < 1 || day > 31)
-        return 0;
-    return !rest[0] || (strlen(d) == 20 && d[10] == 'T' && d[19] == 'Z');
-}
-
-int earshot_forget(earshot_store *s, const earshot_forget_what *w, int64_t *n_sessions,
-                   int64_t *n_utterances)
-{
-    if (!s || !s->db || !w)
-        return EARSHOT_MISUSE;
-    int given = (w->session > 0) + !!w->channel + !!w->before + !!w->all;
-    if (given != 1)
-        return fail(s, EARSHOT_MISUSE, "forget: give exactly one of session, channel, "
-                                       "before or all");
-    if (w->before && !valid_date(w->before))
-        return fail(s, EARSHOT_MISUSE, "forget: '%s' is not a date (YYYY-MM-DD)", w->before);
-    return forget_as(s, w, NULL, n_sessions, n_utterances);
-}
-
-int earshot_store_purge(earshot_store *s, int days, int64_t *n_utterances)
-{
-    if (!s || !s->db || days <= 0)
-        return EARSHOT_MISUSE;
-    char cutoff[32];
-    now_iso(cutoff, sizeof cutoff, time(NULL) - (time_t)days * 86400);
-    earshot_forget_what w = {.before = cutoff};
-    int64_t ns = 0, nu = 0;
-    int rc = forget_as(s, &w, "retention", &ns, &nu);
-    if (rc == EARSHOT_OK && nu + ns > 0)
-        say(s, EARSHOT_LOG_INFO, "retention: erased %" PRId64 " utterances older than %d days",
-            nu, days);
-    if (n_utterances)
-        *n_utterances = nu;
     return rc;
 }
 
@@ -1354,9 +1041,9 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         "   'quality', %s))"
         "   FROM (SELECT * FROM utterances WHERE session_id = sessions.id ORDER BY id) u))"
         " FROM sessions WHERE id = ?1", s->version >= 5 ? "quality" : "'ok'");
-    int src = prep(s, &st, sql);
+    int src = earshot__store_prep(s, &st, sql);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot export");
+        return earshot__store_db_fail(s, src, "cannot export");
     sqlite3_bind_int64(st, 1, session);
     src = sqlite3_step(st);
     if (src == SQLITE_ROW) {
@@ -1365,13 +1052,13 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
     }
     sqlite3_finalize(st);
     if (src == SQLITE_DONE)
-        return fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
+        return earshot__store_fail(s, EARSHOT_MISUSE, "no session %" PRId64, session);
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot export");
+        return earshot__store_db_fail(s, src, "cannot export");
     if (!*json)
-        return fail(s, EARSHOT_NOMEM, "out of memory");
-    int64_t n = scalar(s, "SELECT count(*) FROM utterances WHERE session_id = ?1", session, &src);
-    audit(s, "export", "session", 1, n);
+        return earshot__store_fail(s, EARSHOT_NOMEM, "out of memory");
+    int64_t n = earshot__store_scalar(s, "SELECT count(*) FROM utterances WHERE session_id = ?1", session, &src);
+    earshot__store_audit(s, "export", "session", 1, n);
     return EARSHOT_OK;
 }
 
@@ -1385,14 +1072,14 @@ int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user)
     if (!s || !s->db || !fn)
         return EARSHOT_MISUSE;
     sqlite3_stmt *st;
-    int src = prep(s, &st,
+    int src = earshot__store_prep(s, &st,
         "SELECT id, channel, started_at, ended_at,"
         " (SELECT count(*) FROM utterances WHERE session_id = sessions.id),"
         " (SELECT count(*) FROM consents WHERE session_id = sessions.id AND revoked_at IS NULL"
         "   AND scope_transcripts = 1)"
         " FROM sessions ORDER BY id");
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot list sessions");
+        return earshot__store_db_fail(s, src, "cannot list sessions");
     int rc = EARSHOT_OK;
     while ((src = sqlite3_step(st)) == SQLITE_ROW) {
         earshot_session_info i = {
@@ -1409,7 +1096,7 @@ int earshot_sessions(earshot_store *s, earshot_session_fn fn, void *user)
         }
     }
     if (rc == EARSHOT_OK && src != SQLITE_DONE)
-        rc = db_fail(s, src, "cannot list sessions");
+        rc = earshot__store_db_fail(s, src, "cannot list sessions");
     sqlite3_finalize(st);
     return rc;
 }
@@ -1455,12 +1142,12 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
         return EARSHOT_MISUSE;
     /* One read transaction: sessions and utterances from one snapshot,
      * even while a listener goes on writing. */
-    int src = exec(s, "BEGIN");
+    int src = earshot__store_exec(s, "BEGIN");
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot start reading");
+        return earshot__store_db_fail(s, src, "cannot start reading");
     sqlite3_stmt *st = NULL;
     int rc = EARSHOT_OK;
-    src = prep(s, &st,
+    src = earshot__store_prep(s, &st,
         "SELECT id, channel, started_at, EXISTS (SELECT 1 FROM consents c"
         "  WHERE c.session_id = sessions.id AND scope_transcripts AND revoked_at IS NULL)"
         " FROM sessions"
@@ -1482,7 +1169,7 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
         }
     }
     if (rc == EARSHOT_OK && src != SQLITE_DONE)
-        rc = db_fail(s, src, "cannot read the sessions");
+        rc = earshot__store_db_fail(s, src, "cannot read the sessions");
     sqlite3_finalize(st);
     st = NULL;
     if (rc == EARSHOT_OK) {
@@ -1496,7 +1183,7 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
             " WHERE (?1 IS NULL OR u.heard_at >= ?1) AND (?2 IS NULL OR u.heard_at < ?2)"
             "  AND (?3 IS NULL OR s.channel = ?3) ORDER BY u.session_id, u.id",
             s->version >= 3 ? "u.signals" : "''", s->version >= 5 ? "u.quality" : "'ok'");
-        src = sql ? prep(s, &st, sql) : SQLITE_NOMEM;
+        src = sql ? earshot__store_prep(s, &st, sql) : SQLITE_NOMEM;
         sqlite3_free(sql);
         if (src == SQLITE_OK) {
             bind_bounds(st, scan);
@@ -1527,10 +1214,10 @@ int earshot__store_scan(earshot_store *s, const earshot__scan *scan)
             }
         }
         if (rc == EARSHOT_OK && src != SQLITE_DONE)
-            rc = db_fail(s, src, "cannot read the utterances");
+            rc = earshot__store_db_fail(s, src, "cannot read the utterances");
         sqlite3_finalize(st);
     }
-    exec(s, "COMMIT");
+    earshot__store_exec(s, "COMMIT");
     return rc;
 }
 
@@ -1540,14 +1227,14 @@ int earshot__store_budget_spend(earshot_store *s, const char *const *periods, si
     if (!s || !s->db)
         return EARSHOT_MISUSE;
     if (s->cfg.read_only)
-        return fail(s, EARSHOT_MISUSE, "%s: a differentially private report spends privacy "
+        return earshot__store_fail(s, EARSHOT_MISUSE, "%s: a differentially private report spends privacy "
                     "budget, recorded in the database: open it for writing", s->path);
-    int src = exec(s, "BEGIN IMMEDIATE");
+    int src = earshot__store_exec(s, "BEGIN IMMEDIATE");
     if (src != SQLITE_OK)
-        return db_fail(s, src, "cannot read the privacy budget");
+        return earshot__store_db_fail(s, src, "cannot read the privacy budget");
     int rc = EARSHOT_OK;
     sqlite3_stmt *st = NULL;
-    src = prep(s, &st, "SELECT coalesce(sum(epsilon), 0) FROM privacy_budget WHERE period = ?1");
+    src = earshot__store_prep(s, &st, "SELECT coalesce(sum(epsilon), 0) FROM privacy_budget WHERE period = ?1");
     for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
@@ -1557,17 +1244,17 @@ int earshot__store_budget_spend(earshot_store *s, const char *const *periods, si
         double spent = sqlite3_column_double(st, 0);
         /* A small tolerance, so that four reports of 0.5 fit a budget of 2. */
         if (spent + epsilon > budget + 1e-9)
-            rc = fail(s, EARSHOT_BUDGET, "%s: the privacy budget of %s is spent: %g of %g "
+            rc = earshot__store_fail(s, EARSHOT_BUDGET, "%s: the privacy budget of %s is spent: %g of %g "
                       "used, this report needs %g (refused; nothing released)", s->path,
                       periods[i], spent, budget, epsilon);
     }
     sqlite3_finalize(st);
     st = NULL;
     if (src == SQLITE_OK && rc == EARSHOT_OK)
-        src = prep(s, &st, "INSERT INTO privacy_budget (period, at, epsilon, budget, what) "
+        src = earshot__store_prep(s, &st, "INSERT INTO privacy_budget (period, at, epsilon, budget, what) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)");
     char at[32];
-    now_iso(at, sizeof at, time(NULL));
+    earshot__now_iso(at, sizeof at, time(NULL));
     for (size_t i = 0; src == SQLITE_OK && rc == EARSHOT_OK && i < n; i++) {
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, periods[i], -1, SQLITE_STATIC);
@@ -1580,13 +1267,13 @@ int earshot__store_budget_spend(earshot_store *s, const char *const *periods, si
     }
     sqlite3_finalize(st);
     if (src == SQLITE_OK && rc == EARSHOT_OK)
-        src = exec(s, "COMMIT");
+        src = earshot__store_exec(s, "COMMIT");
     if (src != SQLITE_OK || rc != EARSHOT_OK) {
         if (src != SQLITE_OK)
-            rc = db_fail(s, src, "cannot record the privacy budget");
+            rc = earshot__store_db_fail(s, src, "cannot record the privacy budget");
         char why[sizeof s->errmsg];
         memcpy(why, s->errmsg, sizeof why);
-        exec(s, "ROLLBACK");
+        earshot__store_exec(s, "ROLLBACK");
         memcpy(s->errmsg, why, sizeof why);
     }
     return rc;

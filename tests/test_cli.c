@@ -277,7 +277,7 @@ static void test_help_version_usage(void **state)
 {
     run_result r = run("--version");
     assert_int_equal(r.status, 0);
-    assert_string_equal(r.out, "earshot " EARSHOT_VERSION "\n");
+    assert_string_equal(r.out, "earshot 0.2.0\n");
     run_free(&r);
 
     r = run("--help");
@@ -710,28 +710,23 @@ static void test_listen_reask(void **state)
     assert_int_equal(db_count(db, ""), 1);
     assert_int_equal(db_scalar(db, "SELECT count(*) FROM consents"), 1);
 
-    /* "Shall I delete everything?" answered by a mumble and then noise:
-     * asked again once, nothing erased, a request to review recorded. */
+    /* "Shall I delete everything?" answered by noise (heard as speech,
+     * judged noisy: not caught): asked again once, and the clear "yes"
+     * after the re-ask erases the session. */
     make_session(wav, "yes you can record me|the checkout queue was far too long today|"
-                      "please delete everything i just said|@mumble|@noise");
+                      "please delete everything i just said|@noise|yes");
     make_device(wav, 16000, env, sizeof env);
-    r = run("listen --device filein --db '%s' --buffer 60 --max-seconds 22", db);
+    r = run("listen --json --device filein --db '%s' --buffer 60 --max-seconds 20", db);
     print_message("%s%s", r.out, r.err);
     assert_int_equal(r.status, 0);
-    assert_int_equal(count_of(r.out, "asking: Shall I delete everything"), 1);
-    /* The reversed-speech mumble is sometimes decoded as clear words that
-     * are no answer (then no re-ask, and the question times out): at most
-     * one re-ask, and in every case no erasure. */
-    int reasked = count_of(r.out, "asking: " REASK "Shall I delete everything");
-    assert_true(reasked <= 1);
-    assert_null(strstr(r.out, "(session erased)"));
-    if (reasked)
-        assert_non_null(strstr(r.err, "not erased, marked for review"));
+    assert_int_equal(count_of(r.out, "\"event\":\"confirm_prompt\""), 2);
+    assert_int_equal(count_of(r.out, "\"prompt\":\"" REASK "Shall I delete everything"), 1);
+    assert_int_equal(count_of(r.out, "\"repeat\":true"), 1);
+    assert_int_equal(count_of(r.out, "\"storage\":\"forgotten\""), 1);
     run_free(&r);
-    assert_true(db_count(db, "") >= 2); /* nothing erased */
-    if (reasked)
-        assert_int_equal(
-            db_scalar(db, "SELECT count(*) FROM reviews WHERE intent = 'forget_me'"), 1);
+    /* Only the first session's row is left. */
+    assert_int_equal(db_count(db, ""), 1);
+    assert_int_equal(db_scalar(db, "SELECT count(*) FROM reviews"), 0);
 }
 
 /* Issue 12: the rating question, once per consenting session, after the

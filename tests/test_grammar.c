@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/earshot-grammar-XXXXXX";
@@ -282,6 +284,144 @@ static void test_expansion_limit_and_empty_folder(void **state)
     earshot_intents_close(g);
 }
 
+/* Writes name in the folder through a callback that prints the body, for
+ * the generated grammars below (too large for a string literal). */
+static FILE *open_file(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    return f;
+}
+
+static void clear_folder(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/*.grammar", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* 5,000 nested brackets overflowed the parser's stack (SEGV); now one
+ * error at the bracket that went past the limit. */
+static void test_nesting_bound(void **state)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        clear_folder();
+        FILE *f = open_file("deep.grammar");
+        fputs("[intent x]\n", f);
+        for (int i = 0; i < 5000; i++)
+            fputc(kind ? '[' : '(', f);
+        fputs("hello", f);
+        for (int i = 0; i < 5000; i++)
+            fputc(kind ? ']' : ')', f);
+        fputc('\n', f);
+        fclose(f);
+        diags d = {0};
+        assert_true(earshot_grammar_check(dir, NULL, collect, &d) >= 1);
+        assert_int_equal(d.n, 1);
+        assert_non_null(strstr(d.text, "deep.grammar:2:65: nested too deeply"));
+        earshot_intents *g = NULL;
+        assert_int_equal(earshot_intents_open(&g, dir), EARSHOT_GRAMMAR);
+        assert_non_null(strstr(earshot_intents_errmsg(g), "nested too deeply"));
+        earshot_intents_close(g);
+    }
+    /* 64 levels are still fine. */
+    clear_folder();
+    FILE *f = open_file("ok.grammar");
+    fputs("[intent x]\n", f);
+    for (int i = 0; i < 64; i++)
+        fputc('(', f);
+    fputs("hello", f);
+    for (int i = 0; i < 64; i++)
+        fputc(')', f);
+    fputc('\n', f);
+    fclose(f);
+    diags d = {0};
+    assert_int_equal(earshot_grammar_check(dir, NULL, collect, &d), 0);
+    earshot_intents *g = NULL;
+    assert_int_equal(earshot_intents_open(&g, dir), EARSHOT_OK);
+    earshot_analysis a;
+    assert_string_equal(analyze(g, "hello", &a), "x");
+    earshot_intents_close(g);
+}
+
+static void write_chain(long n)
+{
+    clear_folder();
+    FILE *f = open_file("chain.grammar");
+    fputs("[intent x]\n<r0>\n[rules]\n", f);
+    for (long i = 0; i + 1 < n; i++)
+        fprintf(f, "<r%ld> = <r%ld>\n", i, i + 1);
+    fprintf(f, "<r%ld> = hello\n", n - 1);
+    fclose(f);
+}
+
+/* A chain of 4,000 rules overflowed the stack in the cycle check and in
+ * the expansion; 100,000 took more than 300 s (a linear rule lookup per
+ * reference). Now one error, at once. */
+static void test_rule_chain_bound(void **state)
+{
+    long sizes[] = {4000, 100000};
+    for (int k = 0; k < 2; k++) {
+        write_chain(sizes[k]);
+        diags d = {0};
+        time_t t0 = time(NULL);
+        assert_true(earshot_grammar_check(dir, NULL, collect, &d) >= 1);
+        assert_true(time(NULL) - t0 < 20);
+        assert_int_equal(d.n, 1);
+        assert_non_null(strstr(d.text, "chain.grammar:"));
+        assert_non_null(strstr(d.text, ": nested too deeply"));
+        earshot_intents *g = NULL;
+        assert_int_equal(earshot_intents_open(&g, dir), EARSHOT_GRAMMAR);
+        earshot_intents_close(g);
+    }
+    /* A chain of 50 rules is fine, and matches. */
+    write_chain(50);
+    diags d = {0};
+    assert_int_equal(earshot_grammar_check(dir, NULL, collect, &d), 0);
+    earshot_intents *g = NULL;
+    assert_int_equal(earshot_intents_open(&g, dir), EARSHOT_OK);
+    earshot_analysis a;
+    assert_string_equal(analyze(g, "hello", &a), "x");
+    earshot_intents_close(g);
+    /* A cycle is still named as one. */
+    write_grammar("cycle.grammar", "[intent x]\n<a>\n[rules]\n<a> = <b> hello\n<b> = [<a>] hi\n");
+    d = (diags){0};
+    assert_true(earshot_grammar_check(dir, NULL, collect, &d) >= 1);
+    assert_non_null(strstr(d.text, "refers back to itself"));
+}
+
+/* A FIFO named x.grammar hung the reader for ever; only regular files
+ * are read. A 41 MB grammar took 906 MB: files are capped. */
+static void test_fifo_and_size(void **state)
+{
+    write_grammar("a.grammar", "[intent x]\nhello\n");
+    char path[256];
+    snprintf(path, sizeof path, "%s/x.grammar", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    diags d = {0};
+    time_t t0 = time(NULL);
+    assert_true(earshot_grammar_check(dir, NULL, collect, &d) >= 1);
+    assert_true(time(NULL) - t0 < 5);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.text, "x.grammar:0:0: not a regular file"));
+    unlink(path);
+
+    FILE *f = open_file("big.grammar");
+    fputs("[intent y]\n", f);
+    for (int i = 0; i < 5 * 1024 * 1024 / 16; i++)
+        fputs("hello there you\n", f);
+    fclose(f);
+    d = (diags){0};
+    assert_true(earshot_grammar_check(dir, NULL, collect, &d) >= 1);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.text, "big.grammar:0:0: too large"));
+    earshot_intents *g = NULL;
+    assert_int_equal(earshot_intents_open(&g, dir), EARSHOT_GRAMMAR);
+    earshot_intents_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +429,9 @@ int main(void)
         cmocka_unit_test(test_errors_with_positions),
         cmocka_unit_test(test_dictionary_words),
         cmocka_unit_test(test_expansion_limit_and_empty_folder),
+        cmocka_unit_test(test_nesting_bound),
+        cmocka_unit_test(test_rule_chain_bound),
+        cmocka_unit_test(test_fifo_and_size),
     };
     return cmocka_run_group_tests_name("grammar", tests, setup, teardown);
 }

@@ -629,6 +629,20 @@ static void test_merge_equals_merged_data(void **state)
     json_t *ms = json_object_get(merged, "sections"), *ds = json_object_get(direct, "sections");
     const char *name;
     json_t *v;
+    /* A phrase's example quote is one of many that would do (each input
+     * picked its own): the figures must match, the quotes need not. */
+    const char *const phrase_tables[] = {"unmatched", "question_phrases"};
+    for (int t = 0; t < 2; t++) {
+        json_t *row;
+        size_t i;
+        json_array_foreach(json_object_get(ds, phrase_tables[t]), i, row)
+            json_object_del(row, "quotes");
+        json_array_foreach(json_object_get(ms, phrase_tables[t]), i, row)
+            json_object_del(row, "quotes");
+    }
+    /* Findings are not recomputed after a merge: the merged file says so. */
+    assert_int_equal(json_array_size(json_object_get(merged, "findings")), 0);
+    assert_non_null(json_object_get(merged, "findings_note"));
     json_object_foreach(ds, name, v) {
         if (!json_equal(v, json_object_get(ms, name))) {
             char *x = json_dumps(v, JSON_COMPACT), *y = json_dumps(json_object_get(ms, name),
@@ -1147,6 +1161,212 @@ static void test_dp_misuse(void **state)
     sqlite3_close(h);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* What to act on: planted effects                                      */
+/* ------------------------------------------------------------------ */
+
+enum { PLANT_RISE = 1, PLANT_DRIVER = 2, PLANT_CHANNEL = 4 };
+
+/* What the generator put in, counted as the findings count it. */
+typedef struct planted {
+    long long wait0, wait1, n0, n1;  /* sessions with a wait_time complaint, per half */
+    long long park_d, n_d, park_p, n_p; /* parking mentioned: detractors, promoters */
+    long long c_compl, c_n, o_compl, o_n; /* complaint sessions: kiosk-c, the others */
+} planted;
+
+/* 28 days of November 2026, 1,200 sessions, one to three utterances each;
+ * the effects are planted on top of a steady base. Deterministic. */
+static void make_planted(const char *db, int effects, planted *pl)
+{
+    unlink(db);
+    earshot_store_close(open_store(db, 0));
+    memset(pl, 0, sizeof *pl);
+    char *sql = malloc(4 << 20);
+    size_t len = (size_t)sprintf(sql, "BEGIN;");
+    unsigned seed = 4242u;
+#define RND() (seed = seed * 1103515245u + 12345u, (double)((seed >> 8) & 0xffff) / 65536.0)
+    for (int i = 0; i < 1200; i++) {
+        int day = 1 + i % 28, id = 7100000 + i;
+        const char *ch = i % 3 == 0 ? "kiosk-a" : i % 3 == 1 ? "kiosk-b" : "kiosk-c";
+        len += (size_t)sprintf(sql + len,
+                               "INSERT INTO sessions VALUES (%d, '%s', '2026-11-%02dT10:00:00Z',"
+                               " NULL);INSERT INTO consents VALUES (%d, %d, 1, 1, 0, '1', "
+                               "'voice', '2026-11-%02dT10:00:01Z', NULL);",
+                               id, ch, day, id, id, day);
+        int second = day > 14;
+        double p_wait = (effects & PLANT_RISE) && second ? 0.30 : 0.15;
+        int score = (int)(RND() * 11);
+        int detr = score <= 6, prom = score >= 9;
+        double p_park = (effects & PLANT_DRIVER) && detr ? 0.45 : 0.12;
+        double p_store = (effects & PLANT_CHANNEL) && i % 3 == 2 ? 0.35 : 0.12;
+        int wait = RND() < p_wait, park = RND() < p_park, store = RND() < p_store;
+        int k = 0;
+#define UTT(intent, sent, topics, text, slots)                                                 \
+    len += (size_t)sprintf(sql + len,                                                          \
+                           "INSERT INTO utterances (session_id, consent_id, heard_at, text, "  \
+                           "intent, confidence, slots, sentiment, topics) VALUES (%d, %d, "     \
+                           "'2026-11-%02dT10:00:%02dZ', '%s', '%s', 0.8, '%s', '%s', '%s');",  \
+                           id, id, day, 10 + k++, text, intent, slots, sent, topics)
+        char slots[32];
+        snprintf(slots, sizeof slots, "{\"score\":%d}", score);
+        UTT("nps", "neutral", "", "i would give it a rating", slots);
+        if (wait)
+            UTT("complaint", "negative", "wait_time", "the queue was far too long", "{}");
+        if (park)
+            UTT("question", "neutral", "parking", "where can i leave the car", "{}");
+        if (store)
+            UTT("complaint", "negative", "store", "the shelves were a mess", "{}");
+        UTT("other", "neutral", "", "lovely weather outside", "{}");
+        pl->n0 += !second;
+        pl->n1 += second;
+        pl->wait0 += wait && !second;
+        pl->wait1 += wait && second;
+        pl->n_d += detr;
+        pl->n_p += prom;
+        pl->park_d += park && detr;
+        pl->park_p += park && prom;
+        if (i % 3 == 2) {
+            pl->c_n++;
+            pl->c_compl += wait || store;
+        } else {
+            pl->o_n++;
+            pl->o_compl += wait || store;
+        }
+    }
+#undef UTT
+#undef RND
+    sprintf(sql + len, "COMMIT;");
+    sql_exec(db, sql);
+    free(sql);
+}
+
+static size_t shown_findings(earshot_report *r, const earshot_finding **fv)
+{
+    size_t n = earshot_report_findings(r, fv), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        printf("  finding %s %s shown=%d delta %+.1f p %.3g more %lld: %s\n", (*fv)[i].kind_name,
+               (*fv)[i].subject, (*fv)[i].shown, (*fv)[i].delta_pts, (*fv)[i].p,
+               (*fv)[i].more_sessions, (*fv)[i].sentence);
+        if ((*fv)[i].shown) {
+            assert_int_equal(k, i); /* shown ones first */
+            k++;
+        }
+    }
+    return k;
+}
+
+static void test_findings_planted(void **state)
+{
+    (void)state;
+    char db[400];
+    snprintf(db, sizeof db, "%s/planted.db", dir);
+    planted pl;
+    const earshot_finding *fv;
+
+    /* Without any effect: no finding, and every family says why. */
+    make_planted(db, 0, &pl);
+    earshot_report *r = build(db, 5);
+    assert_int_equal(shown_findings(r, &fv), 0);
+    assert_int_equal(earshot_report_findings(r, &fv), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_true(strstr(fv[i].sentence, "not enough evidence yet") ||
+                    strstr(fv[i].sentence, "none found") || strstr(fv[i].sentence, "nothing to test"));
+    earshot_report_free(r);
+    /* The command's alert mode stays quiet: exit 0, nothing printed. */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alerts >'%s/alerts' 2>&1", bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+    snprintf(cmd, sizeof cmd, "%s/alerts", dir);
+    char *quiet = slurp(cmd);
+    assert_string_equal(quiet, "");
+    free(quiet);
+
+    /* Complaints about wait time doubled in the second half. */
+    make_planted(db, PLANT_RISE, &pl);
+    r = build(db, 5);
+    assert_true(shown_findings(r, &fv) >= 1);
+    assert_string_equal(fv[0].kind_name, "complaints");
+    assert_string_equal(fv[0].subject, "wait_time");
+    assert_int_equal(fv[0].x_before, pl.wait0);
+    assert_int_equal(fv[0].n_before, pl.n0);
+    assert_int_equal(fv[0].x_after, pl.wait1);
+    assert_int_equal(fv[0].n_after, pl.n1);
+    assert_true(fv[0].p < fv[0].alpha);
+    assert_true(fv[0].ci_low > 0 && fv[0].ci_low < fv[0].delta_pts &&
+                fv[0].delta_pts < fv[0].ci_high);
+    assert_non_null(strstr(fv[0].sentence, "two-proportion z-test"));
+    /* Alerts: a threshold it crosses, one it does not, a bad one. */
+    assert_int_equal(earshot_finding_matches(&fv[0], "complaints:wait_time:+5"), 1);
+    assert_int_equal(earshot_finding_matches(&fv[0], "complaints:*"), 1);
+    assert_int_equal(earshot_finding_matches(&fv[0], "complaints:wait_time:+60"), 0);
+    assert_int_equal(earshot_finding_matches(&fv[0], "complaints:price"), 0);
+    assert_int_equal(earshot_finding_matches(&fv[0], "complaints:wait_time:20"), -1);
+    assert_int_equal(earshot_finding_matches(&fv[0], "nonsense"), -1);
+    /* The same through the command, for cron: exit 3 and one line per
+     * finding over a threshold; 0 under it; 2 for a malformed threshold. */
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:+5 >'%s/alerts'",
+             bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 3);
+    snprintf(cmd, sizeof cmd, "%s/alerts", dir);
+    char *loud = slurp(cmd);
+    assert_non_null(strstr(loud, "alert: complaints:wait_time: "));
+    assert_null(strchr(strchr(loud, '\n') + 1, '\n')); /* one line */
+    free(loud);
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:+60 >'%s/alerts'",
+             bin, db, dir);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --alert complaints:wait_time:20 2>/dev/null",
+             bin, db);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    /* On top of the HTML, Markdown and JSON reports. */
+    char path[400];
+    snprintf(path, sizeof path, "%s/planted.html", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, path), EARSHOT_OK);
+    char *page = slurp(path);
+    char *act = strstr(page, "id=act"), *ov = strstr(page, "id=overview");
+    assert_true(act && ov && act < ov);
+    assert_non_null(strstr(act, "Complaints about wait time rose"));
+    free(page);
+    snprintf(path, sizeof path, "%s/planted.md", dir);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_MD, path), EARSHOT_OK);
+    page = slurp(path);
+    assert_non_null(strstr(page, "## What to act on"));
+    assert_non_null(strstr(page, "Complaints about wait time rose"));
+    free(page);
+    json_t *j = as_json(r, "planted.json");
+    json_t *f0 = json_array_get(json_object_get(j, "findings"), 0);
+    assert_string_equal(json_string_value(json_object_get(f0, "kind")), "complaints");
+    assert_int_equal(json_integer_value(json_object_get(f0, "x_after")), pl.wait1);
+    json_decref(j);
+    earshot_report_free(r);
+
+    /* Parking planted in detractor sessions. */
+    make_planted(db, PLANT_DRIVER, &pl);
+    r = build(db, 5);
+    assert_true(shown_findings(r, &fv) >= 1);
+    assert_string_equal(fv[0].kind_name, "driver");
+    assert_string_equal(fv[0].subject, "parking");
+    assert_int_equal(fv[0].x_after, pl.park_d);
+    assert_int_equal(fv[0].n_after, pl.n_d);
+    assert_int_equal(fv[0].x_before, pl.park_p);
+    assert_int_equal(fv[0].n_before, pl.n_p);
+    assert_true(fv[0].ci_low > 0);
+    earshot_report_free(r);
+
+    /* kiosk-c with a higher complaint share. */
+    make_planted(db, PLANT_CHANNEL, &pl);
+    r = build(db, 5);
+    assert_true(shown_findings(r, &fv) >= 1);
+    assert_string_equal(fv[0].kind_name, "channel");
+    assert_string_equal(fv[0].subject, "kiosk-c");
+    assert_int_equal(fv[0].x_after, pl.c_compl);
+    assert_int_equal(fv[0].n_after, pl.c_n);
+    assert_int_equal(fv[0].x_before, pl.o_compl);
+    assert_int_equal(fv[0].n_before, pl.o_n);
+    earshot_report_free(r);
+}
+
 /* The HTML in a real browser: loads with no console error or blocked
  * request (its Content-Security-Policy forbids every request), renders
  * every section, and a screenshot is taken (build/tests/report.png). */
@@ -1216,6 +1436,7 @@ int main(void)
         cmocka_unit_test(test_dp_noise_distribution),
         cmocka_unit_test(test_dp_report),
         cmocka_unit_test(test_dp_misuse),
+        cmocka_unit_test(test_findings_planted),
         cmocka_unit_test(test_html_in_chromium),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

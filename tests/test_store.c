@@ -3,7 +3,7 @@
  * bytes, export, retention, migrations, refusal of damaged files, a locked
  * and a full database, audio under the audio scope, and crash safety under
  * SIGKILL. Utterances are analysed by the real grammar matcher. */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE /* memmem, unshare */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -303,7 +305,7 @@ static void test_no_erasure_on_a_guess(void **state)
     assert_int_equal(hear_as(s, granted, "thank you don't monitor the staff so closely they "
                              "were lovely", 0.9, EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
     assert_string_equal(a.intent, "consent_no");
-    assert_true(a.confidence < 0.75);
+    assert_true(a.confidence < earshot_store_config_default().confirm_confidence);
     assert_int_equal(what, EARSHOT_HEARD_REVIEW);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM consents WHERE revoked_at IS NULL"), 1);
@@ -323,7 +325,7 @@ static void test_no_erasure_on_a_guess(void **state)
     assert_int_equal(hear_as(s, granted, "i've changed my mind please forget all my answers", 1.0,
                              EARSHOT_ASK_NONE, &a, &what), EARSHOT_OK);
     assert_string_equal(a.intent, "forget_me");
-    assert_true(a.confidence < 0.75);
+    assert_true(a.confidence < earshot_store_config_default().confirm_confidence);
     assert_int_equal(what, EARSHOT_HEARD_REVIEW);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 3);
     assert_int_equal(sql_int("SELECT count(*) FROM reviews WHERE intent = 'forget_me'"), 2);
@@ -757,6 +759,177 @@ static void test_refuses_bad_files(void **state)
     assert_true(same_file(db, keep));
 }
 
+static int count_session(const earshot_session_info *i, void *user)
+{
+    (void)i;
+    ++*(int *)user;
+    return 0;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* Listing or erasing (create = 0) opens only an Earshot database: a
+ * missing path, an empty file and an empty SQLite file are refused and
+ * left as they were; creating (the default) makes one of a missing path
+ * or an empty file. */
+static void test_open_refuses_what_is_not_ours(void **state)
+{
+    (void)state;
+    earshot_store_config cfg = earshot_store_config_default();
+    cfg.path = db;
+    cfg.grammar_dir = EARSHOT_SOURCE_GRAMMAR_DIR;
+    cfg.create = 0;
+    earshot_store *s = NULL;
+
+    fresh();
+    assert_int_equal(earshot_store_open(&s, &cfg), EARSHOT_IO);
+    assert_non_null(strstr(earshot_store_errmsg(s), "No such file"));
+    earshot_store_close(s);
+    assert_int_equal(file_size(db), -1);
+
+    fresh();
+    close(open(db, O_WRONLY | O_CREAT, 0600));
+    assert_int_equal(earshot_store_open(&s, &cfg), EARSHOT_CORRUPT);
+    assert_non_null(strstr(earshot_store_errmsg(s), "empty file (0 bytes), not an Earshot database"));
+    earshot_store_close(s);
+    assert_int_equal(file_size(db), 0);
+    cfg.read_only = 1;
+    assert_int_equal(earshot_store_open(&s, &cfg), EARSHOT_CORRUPT);
+    earshot_store_close(s);
+    assert_int_equal(file_size(db), 0);
+    cfg.read_only = 0;
+
+    /* SQLite, but empty: no tables, user_version 0. */
+    fresh();
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "PRAGMA page_size = 4096; VACUUM", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    long long size = file_size(db);
+    assert_true(size > 0);
+    assert_int_equal(earshot_store_open(&s, &cfg), EARSHOT_CORRUPT);
+    assert_non_null(strstr(earshot_store_errmsg(s), "not an Earshot"));
+    earshot_store_close(s);
+    assert_int_equal(file_size(db), size);
+
+    /* A real one opens; sessions are listed. */
+    fresh();
+    s = open_db(-1, 0);
+    session_with(s, "kiosk", "the coffee was cold");
+    earshot_store_close(s);
+    assert_int_equal(earshot_store_open(&s, &cfg), EARSHOT_OK);
+    int n = 0;
+    assert_int_equal(earshot_sessions(s, count_session, &n), EARSHOT_OK);
+    assert_int_equal(n, 1);
+    earshot_store_close(s);
+
+    /* Creating adopts an empty file (mktemp's, say). */
+    fresh();
+    close(open(db, O_WRONLY | O_CREAT, 0600));
+    s = open_db(-1, 0);
+    earshot_store_close(s);
+    assert_int_equal(sql_int("PRAGMA user_version") > 0, 1);
+}
+
+/* Runs fn in a child that sees dir read-only: as root (whom a chmod does
+ * not stop) a read-only bind mount of it in a private mount namespace,
+ * else (or where mounting is not allowed) a 0555 folder for an
+ * unprivileged user. The child's one line of output is returned. */
+static void as_read_only_folder(void (*fn)(int out), char *line, size_t len)
+{
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        int ro = 0;
+        if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+            mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+            mount(dir, dir, NULL, MS_BIND, NULL) == 0 &&
+            mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) == 0)
+            ro = 1;
+        if (!ro) {
+            /* The files readable by the user the child becomes. */
+            char cmd[700];
+            snprintf(cmd, sizeof cmd, "chmod -R a+rX '%s'; chmod 0555 '%s'", dir, dir);
+            if (system(cmd) != 0)
+                _exit(4);
+            if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+                _exit(5);
+        }
+        if (access(dir, W_OK) == 0)
+            _exit(6); /* the folder is not read-only for this child: no test */
+        fn(pipefd[1]);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < len && (r = read(pipefd[0], line + got, len - 1 - got)) > 0)
+        got += (size_t)r;
+    line[got] = '\0';
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    chmod(dir, 0700);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("read-only child exited %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+static void list_read_only(int out)
+{
+    earshot_store_config cfg = earshot_store_config_default();
+    cfg.path = db;
+    cfg.grammar_dir = EARSHOT_SOURCE_GRAMMAR_DIR;
+    cfg.read_only = 1;
+    earshot_store *s = NULL;
+    char line[1200];
+    int n = 0;
+    if (earshot_store_open(&s, &cfg) != EARSHOT_OK ||
+        earshot_sessions(s, count_session, &n) != EARSHOT_OK)
+        snprintf(line, sizeof line, "error %s\n", earshot_store_errmsg(s));
+    else
+        snprintf(line, sizeof line, "sessions %d\n", n);
+    earshot_store_close(s);
+    if (write(out, line, strlen(line)) < 0)
+        _exit(3);
+}
+
+/* A report is read-only, so a database in a folder it cannot write (a
+ * read-only mount, an archive) is read, not refused for want of a -shm
+ * file; and while a writer still holds commits in the -wal, they are
+ * read too. */
+static void test_read_only_folder(void **state)
+{
+    (void)state;
+    fresh();
+    earshot_store *s = open_db(-1, 0);
+    session_with(s, "kiosk", "the coffee was cold");
+    session_with(s, "kiosk", "the tea was lovely");
+    earshot_store_close(s);
+    char line[1300];
+    as_read_only_folder(list_read_only, line, sizeof line);
+    print_message("read-only folder, closed database: %s", line);
+    assert_string_equal(line, "sessions 2\n");
+
+    /* A writer still open, its last rows only in the -wal. */
+    s = open_db(-1, 0);
+    session_with(s, "kiosk", "the third one");
+    char wal[400];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    assert_true(file_size(wal) > 0);
+    as_read_only_folder(list_read_only, line, sizeof line);
+    print_message("read-only folder, open writer: %s", line);
+    assert_string_equal(line, "sessions 3\n");
+    earshot_store_close(s);
+}
+
 static void test_locked_database_queues(void **state)
 {
     (void)state;
@@ -1015,6 +1188,8 @@ int main(void)
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_refuses_bad_files),
+        cmocka_unit_test(test_open_refuses_what_is_not_ours),
+        cmocka_unit_test(test_read_only_folder),
         cmocka_unit_test(test_locked_database_queues),
         cmocka_unit_test(test_full_disk_queues),
         cmocka_unit_test(test_audio_scope),
