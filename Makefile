@@ -123,7 +123,8 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-che
 	echo "== examples/feed_pcm"; \
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
-	for t in $(TEST_BIN); do echo "== $$t"; $$t; done
+	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
+	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^

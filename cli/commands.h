@@ -5,5 +5,6 @@
 #define EARSHOT_CLI_COMMANDS_H
 
 int earshot_cmd_adapt(int argc, char **argv);
+int earshot_cmd_serve(int argc, char **argv);
 
 #endif

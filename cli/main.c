@@ -35,6 +35,7 @@ static const char *const main_usage =
     "  report         anonymised insight report (HTML, JSON, CSV, Markdown);\n"
     "                 'report merge' adds up a fleet's JSON reports\n"
     "  adapt          adapt the acoustic model to a microphone, room or line\n"
+    "  serve          a Wyoming speech-to-text and intent service (Home Assistant)\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -1494,5 +1495,7 @@ int main(int argc, char **argv)
         return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "adapt"))
         return earshot_cmd_adapt(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return earshot_cmd_serve(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

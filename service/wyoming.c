@@ -704,8 +704,12 @@ static int serve_event(conn *c, char *line, size_t max_header)
         return 0; /* a blank line between events is harmless */
     json_error_t jerr;
     json_t *h = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *type = json_string_value(json_object_get(h, "type"));
-    if (!json_is_object(h) || !type) {
+    /* A copy: the header is freed before the event is handled. */
+    char type[64] = "";
+    const char *t0 = json_string_value(json_object_get(h, "type"));
+    if (t0 && strlen(t0) < sizeof type)
+        memcpy(type, t0, strlen(t0) + 1);
+    if (!json_is_object(h) || !type[0]) {
         send_error(c, "bad-header", "header line is not a JSON object with a \"type\" string%s%s",
                    h ? "" : ": ", h ? "" : jerr.text);
         json_decref(h);
