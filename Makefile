@@ -52,7 +52,7 @@ EXAMPLES := $(B)/examples/feed_pcm
 all: check-deps $(B)/libearshot.a $(B)/libearshot.so $(B)/earshot
 
 check-deps:
-	@pkg-config --exists $(PKGS) || { echo "earshot: missing build dependencies; run 'make deps' (or bash .ci/install-deps)" >&2; exit 1; }
+	@pkg-config --exists $(PKGS) $(BIN_PKGS) || { echo "earshot: missing build dependencies; run 'make deps' (or bash .ci/install-deps)" >&2; exit 1; }
 
 deps:
 	bash .ci/install-deps
@@ -197,9 +197,9 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	done
 
 demo:
-	@pkg-config --exists $(PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
+	@pkg-config --exists $(PKGS) $(BIN_PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
 	  && test -x /usr/lib/sphinxtrain/bw \
-	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium; do \
+	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium python3; do \
 	        command -v $$c >/dev/null || exit 1; done) \
 	  || bash .ci/install-deps
 	@$(MAKE) --no-print-directory all
