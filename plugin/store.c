@@ -1025,8 +1025,10 @@ int earshot_export_session(earshot_store *s, int64_t session, char **json)
         " 'session', json_object('id', id, 'channel', channel, 'started_at', started_at,"
         "   'ended_at', ended_at),"
         " 'consents', (SELECT json_group_array(json_object('id', c.id,"
-        "   'scopes', json_array(CASE WHEN scope_transcripts THEN 'transcripts' END,"
-        "     CASE WHEN scope_quotes THEN 'quotes' END, CASE WHEN scope_audio THEN 'audio' END),"
+        /* Only the scopes granted: no null for one that was not. */
+        "   'scopes', json((SELECT json_group_array(name) FROM (SELECT 'transcripts' AS name"
+        "     WHERE scope_transcripts UNION ALL SELECT 'quotes' WHERE scope_quotes"
+        "     UNION ALL SELECT 'audio' WHERE scope_audio))),"
         "   'text_version', text_version, 'method', method, 'granted_at', granted_at,"
         "   'revoked_at', revoked_at)) FROM consents c WHERE c.session_id = sessions.id),"
         " 'utterances', (SELECT json_group_array(json_object('id', u.id, 'consent', consent_id,"

@@ -590,6 +590,9 @@ static void test_export_and_sessions(void **state)
     assert_null(strstr(json, "900123"));
     assert_non_null(strstr(json, "\"slots\":{\"score\":3}"));
     assert_non_null(strstr(json, "\"scopes\":[\"transcripts\""));
+    /* Scopes not granted are left out, never listed as null. */
+    assert_null(strstr(json, "null,null"));
+    assert_null(strstr(json, "\"transcripts\",null"));
     earshot_free(json);
     assert_int_equal(earshot_export_session(s, id + 100, &json), EARSHOT_MISUSE);
     assert_int_equal(sql_int("SELECT count(*) FROM audit WHERE event = 'export' AND utterances = 2"),
