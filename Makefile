@@ -37,7 +37,7 @@ CFLAGS  += -isystem /usr/include/pocketsphinx -isystem /usr/include/x86_64-linux
 LDFLAGS += $(SANFLAGS)
 LIBS    := $(PKG_LIBS) -lm
 
-LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c plugin/report_findings.c plugin/report_themes.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
+LIB_SRC := plugin/array.c plugin/earshot.c plugin/recognizer.c plugin/grammar.c plugin/grammar_check.c plugin/intent.c plugin/domain_lm.c plugin/kiosk_lm.c plugin/redact.c plugin/store.c plugin/listen.c plugin/report.c plugin/report_render.c plugin/report_guard.c plugin/report_dp.c plugin/report_findings.c plugin/report_themes.c audio/file.c audio/resample.c audio/ring.c audio/capture.c audio/quality.c audio/frontend.c plugin/redact_rules.c plugin/redact_shapes.c plugin/partial.c plugin/adapt.c audio/bandfill.c plugin/intent_model.c
 LIB_SRC += plugin/store_erase.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
@@ -123,8 +123,10 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-che
 	echo "== examples/feed_pcm"; \
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
-	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
-	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py
+	failed=""; \
+	for t in $(TEST_BIN); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
+	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py || failed="$$failed tests/test_wyoming.py"; \
+	test -z "$$failed" || { echo "FAILED:$$failed" >&2; exit 1; }
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^

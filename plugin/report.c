@@ -940,6 +940,15 @@ int earshot_report_build(earshot_store *s, const earshot_report_config *cfg,
     }
     if (scan.from && scan.to && strcmp(scan.from, scan.to) >= 0)
         return fail(r, EARSHOT_MISUSE, "since (%s) is after until (%s)", cfg->since, cfg->until);
+    /* A misspelt channel would give an empty report that looks like a
+     * quiet kiosk: say which channels there are instead. */
+    if (cfg->channel) {
+        char names[300];
+        int has = earshot__store_channels(s, cfg->channel, names, sizeof names);
+        if (has == 0)
+            return fail(r, EARSHOT_MISUSE, "no session on channel '%s' (channels: %s)",
+                        cfg->channel, names[0] ? names : "none yet");
+    }
     builder b = {.r = r, .store = s, .guard = earshot__report_guard_open(s)};
     long cur_from = -1, cur_to = -1;
     if (!r->dp) {

@@ -637,7 +637,8 @@ int earshot__findings_finish(earshot_report *r, long cur_from, long cur_to,
         double alpha = 0.05 / (double)(fam[k].n ? fam[k].n : 1);
         for (size_t i = 0; i < fam[k].n; i++)
             fam[k].c[i].f.alpha = alpha;
-        qsort(fam[k].c, fam[k].n, sizeof *fam[k].c, by_impact);
+        if (fam[k].n) /* c is NULL for an empty family, and qsort's pointer is nonnull */
+            qsort(fam[k].c, fam[k].n, sizeof *fam[k].c, by_impact);
         /* A family contributes its best few; drivers and channels their best one. */
         size_t most = (fam[k].kind == EARSHOT_FINDING_DRIVER ||
                        fam[k].kind == EARSHOT_FINDING_CHANNEL) ? 1 : MAX_FINDINGS;

@@ -1112,6 +1112,29 @@ const char *earshot__store_id(earshot_store *s)
     return s->id;
 }
 
+int earshot__store_channels(earshot_store *s, const char *name, char *list, size_t size)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (size)
+        list[0] = '\0';
+    if (sqlite3_prepare_v2(s->db, "SELECT DISTINCT channel FROM sessions ORDER BY channel", -1,
+                           &st, NULL) != SQLITE_OK)
+        return -1;
+    size_t used = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+        if (!c)
+            continue;
+        found |= name && !strcmp(c, name);
+        int k = snprintf(list + used, size > used ? size - used : 0, "%s%s", used ? ", " : "", c);
+        if (k > 0)
+            used = used + (size_t)k < size ? used + (size_t)k : size;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
 char *earshot__store_redact(earshot_store *s, const char *text)
 {
     return earshot__redact(s->redactor, text, NULL);

@@ -46,6 +46,10 @@ typedef struct earshot__scan {
  * stops with EARSHOT_STOPPED. */
 int earshot__store_scan(earshot_store *s, const earshot__scan *scan);
 
+/* Whether a session of channel name exists: 1 or 0 (-1 on a read
+ * error); list gets the channels there are, comma-separated, cut to size. */
+int earshot__store_channels(earshot_store *s, const char *name, char *list, size_t size);
+
 /* The database's random identity (schema 3), or "" for an older file. */
 const char *earshot__store_id(earshot_store *s);
 

@@ -764,6 +764,14 @@ static void test_bad_input(void **state)
     e = slurp(err);
     assert_string_equal(e, "earshot: since: '2026-02-30' is not a date (YYYY-MM-DD)\n");
     free(e);
+    /* A misspelt channel says which there are instead of an empty report. */
+    snprintf(cmd, sizeof cmd, "'%s' report --db '%s' --channel nosuch --out '%s/x.json' 2>'%s'",
+             bin, db_a, dir, err);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    e = slurp(err);
+    assert_non_null(strstr(e, "no session on channel 'nosuch' (channels: "));
+    assert_int_equal(strchr(e, '\n') - e + 1, (long)strlen(e)); /* one line */
+    free(e);
     /* A damaged JSON report: file:line:column. */
     snprintf(p, sizeof p, "%s/broken.json", dir);
     FILE *f = fopen(p, "w");
