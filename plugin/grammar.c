@@ -1074,8 +1074,13 @@ earshot__grammar *earshot__grammar_load(const char *dir, earshot__diag_fn diag, 
         resolve(g, g->entries[i].expr);
     if (!g->nomem)
         check_rules(g);
-    if (!g->nomem && g->n_intents == 0)
-        diagf(g, -1, 0, 0, "%s: no [intent NAME] section in any *.grammar file", dir);
+    if (!g->nomem && g->n_intents == 0) {
+        /* A problem of the whole folder is reported against the folder,
+         * as "no *.grammar files" is: never an empty file name. */
+        g->errors++;
+        if (diag)
+            diag(dir, 0, 0, "no [intent NAME] section in any *.grammar file", user);
+    }
     if (g->nomem && diag)
         diag(dir, 0, 0, "out of memory", user);
     if (g->nomem) {
