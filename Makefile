@@ -81,6 +81,7 @@ $(B)/plugin/grammar.o: $(B)/prefix.stamp
 # libmosquitto, libsystemd or libpq.
 CLI_SRC := cli/main.c cli/adapt.c
 CLI_SRC += cli/serve.c
+CLI_SRC += cli/common.c cli/analyze.c cli/grammar.c cli/transcribe.c cli/store_cmds.c cli/report.c cli/devices.c cli/listen.c
 
 SERVICE_SRC :=
 SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
