@@ -260,6 +260,17 @@ install: all $(B)/inst/libearshot.a $(B)/inst/libearshot.so $(B)/inst/earshot $(
 	install -m 0644 $(wildcard grammars/en-us/*) $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
 	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
 
+# The man page, written by hand (cli/earshot.1).
+.PHONY: install-man uninstall-man
+install: install-man
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 cli/earshot.1 $(DESTDIR)$(MANDIR)/man1/earshot.1
+uninstall: uninstall-man
+uninstall-man:
+	rm -f $(DESTDIR)$(MANDIR)/man1/earshot.1
+$(B)/install-check/.done: cli/earshot.1
+
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(LIBDIR)/libearshot.a \
 	      $(DESTDIR)$(LIBDIR)/libearshot.so $(DESTDIR)$(LIBDIR)/libearshot.so.$(SO_MAJOR) \
