@@ -60,6 +60,6 @@ man1="$stage/usr/share/man/man1/earshot.1"
 [ -f "$man1" ] || fail "the man page is not installed ($man1)"
 warn=$(groff -man -Tutf8 -ww "$man1" 2>&1 >/dev/null)
 [ -z "$warn" ] || fail "the man page does not render cleanly: $warn"
-groff -man -Tutf8 "$man1" 2>/dev/null | grep -q 'EXIT STATUS' || fail "the man page renders empty"
+groff -man -Tutf8 "$man1" 2>/dev/null | grep -q 'offline customer listening' || fail "the man page renders empty"
 
 echo "install check: earshot.pc shared and static links, soname, exports, no build-tree paths: ok"
