@@ -81,6 +81,7 @@ $(B)/plugin/grammar.o: $(B)/prefix.stamp
 # libmosquitto, libsystemd or libpq.
 CLI_SRC := cli/main.c cli/adapt.c
 CLI_SRC += cli/serve.c
+CLI_SRC += cli/common.c cli/analyze.c cli/grammar.c cli/transcribe.c cli/store_cmds.c cli/report.c cli/devices.c cli/listen.c
 
 SERVICE_SRC :=
 SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
@@ -260,6 +261,17 @@ install: all $(B)/inst/libearshot.a $(B)/inst/libearshot.so $(B)/inst/earshot $(
 	install -d $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us
 	install -m 0644 $(wildcard grammars/en-us/*) $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
 	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
+
+# The man page, written by hand (cli/earshot.1).
+.PHONY: install-man uninstall-man
+install: install-man
+install-man:
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m 0644 cli/earshot.1 $(DESTDIR)$(MANDIR)/man1/earshot.1
+uninstall: uninstall-man
+uninstall-man:
+	rm -f $(DESTDIR)$(MANDIR)/man1/earshot.1
+$(B)/install-check/.done: cli/earshot.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(LIBDIR)/libearshot.a \

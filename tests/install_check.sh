@@ -55,4 +55,11 @@ EARSHOT_GRAMMAR_DIR= "$stage/usr/bin/earshot" grammar check >/dev/null 2>&1 \
 EARSHOT_GRAMMAR_DIR="$stage/usr/share/earshot/grammars/en-us" "$stage/usr/bin/earshot" grammar check >/dev/null 2>&1 \
     || fail "the installed earshot cannot check its installed grammar"
 
+# The man page is installed and renders without a warning.
+man1="$stage/usr/share/man/man1/earshot.1"
+[ -f "$man1" ] || fail "the man page is not installed ($man1)"
+warn=$(groff -man -Tutf8 -ww "$man1" 2>&1 >/dev/null)
+[ -z "$warn" ] || fail "the man page does not render cleanly: $warn"
+groff -man -Tutf8 "$man1" 2>/dev/null | grep -q 'offline customer listening' || fail "the man page renders empty"
+
 echo "install check: earshot.pc shared and static links, soname, exports, no build-tree paths: ok"

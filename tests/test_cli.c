@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ static void test_json_output(void **state)
                           "\"text\":\"he was not until dispose young man\"",
                           "\"confidence\":0.", "\"words\":[{\"word\":\"he\",\"start\":0.21",
                           "\"intent\":\"other\"", "\"slots\":{}", "\"sentiment\":\"neutral\"",
-                          "\"topics\":[],\"signals\":[]}"};
+                          "\"topics\":[],\"signals\":[],\"voice2json\""};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         assert_non_null(strstr(r.out, keys[i]));
     /* One word object per recognised word. */
@@ -205,7 +206,7 @@ static void test_analyze(void **state)
     assert_non_null(strstr(r.out, "{\"text\":\"i would give it a solid nine\",\"intent\":\"nps\","
                                   "\"confidence\":0."));
     assert_non_null(strstr(r.out, ",\"slots\":{\"score\":9},\"sentiment\":\"positive\","
-                                  "\"sentiment_score\":0.750,\"topics\":[],\"signals\":[]}\n"));
+                                  "\"sentiment_score\":0.75,\"topics\":[],\"signals\":[],"));
     assert_int_equal(count_lines(r.out), 1);
     run_free(&r);
 
@@ -222,6 +223,86 @@ static void test_analyze(void **state)
     assert_non_null(strstr(r.out, "please cancel my contract [cancel "));
     assert_non_null(strstr(r.out, "the app keeps crashing [complaint "));
     assert_non_null(strstr(r.out, "let me find my glasses [other "));
+    run_free(&r);
+}
+
+/* Options: --opt=value and --opt value alike, "--" ends them, an unknown
+ * one is one usage error; JSON stays valid whatever bytes come in. */
+static void test_options_and_json_shape(void **state)
+{
+    run_result r = run("analyze --json --question=rating seven");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"question\":\"rating\""));
+    run_free(&r);
+    r = run("analyze --json --question rating seven");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"slots\":{\"score\":7}"));
+    run_free(&r);
+    /* After "--" a leading dash is text. */
+    r = run("analyze -- '-bogus thing'");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "-bogus thing ["));
+    run_free(&r);
+    r = run("analyze --bogus x");
+    assert_int_equal(r.status, 2);
+    assert_string_equal(r.err, "earshot: unknown option '--bogus'\nTry 'earshot analyze --help'.\n");
+    run_free(&r);
+    r = run("analyze --json=1 x");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "earshot: option '--json' takes no value\n"));
+    run_free(&r);
+    r = run("transcribe --grammar");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "earshot: option '--grammar' needs a value\n"));
+    run_free(&r);
+
+    /* The voice2json shape beside the old fields, parsed for real. */
+    r = run("analyze --json 'i would give it a solid nine'");
+    json_error_t jerr;
+    json_t *o = json_loads(r.out, 0, &jerr);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "intent")), "nps");
+    json_t *v = json_object_get(o, "voice2json");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "intent"), "name")), "nps");
+    assert_true(json_is_real(json_object_get(json_object_get(v, "intent"), "confidence")));
+    json_t *e = json_array_get(json_object_get(v, "entities"), 0);
+    assert_string_equal(json_string_value(json_object_get(e, "entity")), "score");
+    assert_int_equal(json_integer_value(json_object_get(e, "value")), 9);
+    assert_string_equal(json_string_value(json_object_get(e, "raw_value")), "nine");
+    assert_int_equal(json_integer_value(json_object_get(e, "start")), 24);
+    assert_int_equal(json_integer_value(json_object_get(e, "end")), 28);
+    json_decref(o);
+    run_free(&r);
+
+    /* Invalid UTF-8 in analyze input, and a NUL: the line with the NUL is
+     * reported and skipped, the rest is valid JSON with U+FFFD. */
+    char in[600];
+    snprintf(in, sizeof in, "%s/bytes.txt", tmpdir);
+    FILE *f = fopen(in, "wb");
+    assert_non_null(f);
+    fwrite("caf\xe9 is slow\nbad\0line\n", 1, 22, f);
+    fclose(f);
+    r = run("analyze --json < '%s'", in);
+    assert_int_equal(r.status, 1);
+    assert_string_equal(r.err, "earshot: stdin:2:4: a NUL byte: not text, line skipped\n");
+    assert_int_equal(count_lines(r.out), 1);
+    o = json_loads(r.out, 0, &jerr);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "text")), "caf\xef\xbf\xbd is slow");
+    json_decref(o);
+    run_free(&r);
+
+    /* A filename that is not UTF-8: still valid JSON. */
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/x\xff.wav", tmpdir);
+    assert_int_equal(symlink(GOOD, bad), 0);
+    r = run("transcribe --json --no-analyze '%s'", bad);
+    assert_int_equal(r.status, 0);
+    o = json_loads(r.out, JSON_DISABLE_EOF_CHECK, &jerr);
+    assert_non_null(o);
+    assert_non_null(strstr(json_string_value(json_object_get(o, "file")), "/x\xef\xbf\xbd.wav"));
+    assert_true(json_is_real(json_object_get(o, "start")));
+    json_decref(o);
     run_free(&r);
 }
 
@@ -1017,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_unreadable_model_folder),
         cmocka_unit_test(test_json_output),
         cmocka_unit_test(test_analyze),
+        cmocka_unit_test(test_options_and_json_shape),
         cmocka_unit_test(test_grammar_check_typo),
         cmocka_unit_test(test_help_version_usage),
         cmocka_unit_test(test_store_commands),
