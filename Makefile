@@ -86,11 +86,14 @@ SERVICE_SRC :=
 SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
 
 FLEET_SRC :=
+FLEET_SRC += fleet/pg.c fleet/collect.c
 
 # Packages only the command links (added by service/ and fleet/).
 BIN_PKGS :=
 # service/: the config file (libinih) and systemd readiness (libsystemd).
 BIN_PKGS += inih libsystemd
+# fleet/: the collector's broker client and PostgreSQL.
+BIN_PKGS += libmosquitto libpq
 BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
 BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
 BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))
