@@ -127,7 +127,8 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-che
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
-	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py
+	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py; \
+	echo "== tests/test_fleet.sh"; bash tests/test_fleet.sh
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^
