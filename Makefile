@@ -86,7 +86,7 @@ SERVICE_SRC :=
 SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
 
 FLEET_SRC :=
-FLEET_SRC += fleet/pg.c fleet/collect.c
+FLEET_SRC += fleet/pg.c fleet/collect.c fleet/fleet_report.c
 
 # Packages only the command links (added by service/ and fleet/).
 BIN_PKGS :=

@@ -1499,5 +1499,9 @@ int main(int argc, char **argv)
         return earshot_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "collect"))
         return earshot_cmd_collect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fleet-report"))
+        return earshot_cmd_fleet_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sites"))
+        return earshot_cmd_sites(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }

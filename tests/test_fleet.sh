@@ -55,6 +55,31 @@ wait_rows 3
 figs=$(q 'SELECT count(*) FROM figures')
 [ "$figs" -gt 0 ] || fail "no figures stored"
 
+# The fleet report equals `report merge` of the same files, figure for figure.
+cmp_reports() { python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+def norm(r):
+    s = r["sections"]
+    return {k: (sorted(json.dumps(x, sort_keys=True) for x in v) if isinstance(v, list) else v)
+            for k, v in s.items()}, sorted(r["sources"]), r["period"], r["min_group"]
+if norm(a) != norm(b):
+    print(json.dumps(norm(a))[:2000]); print(json.dumps(norm(b))[:2000]); sys.exit(1)
+PY
+}
+for K in 1 2; do
+  "$E" report merge "$tmp/k1.json" "$tmp/k2.json" "$tmp/k3.json" --min-group $K --format json --out "$tmp/merge.json"
+  "$E" fleet-report --pg "$PG" --min-group $K --format json --out "$tmp/fleet.json"
+  cmp_reports "$tmp/merge.json" "$tmp/fleet.json" || fail "fleet report != report merge (K=$K)"
+done
+printf 'site,region\nshop1,north\nshop2,north\nshop3,south\n' > "$tmp/sites.csv"
+"$E" sites import "$tmp/sites.csv" --pg "$PG" >/dev/null
+"$E" report merge "$tmp/k1.json" "$tmp/k2.json" --min-group 1 --format json --out "$tmp/merge.json"
+"$E" fleet-report --pg "$PG" --region north --min-group 1 --format json --out "$tmp/fleet.json"
+cmp_reports "$tmp/merge.json" "$tmp/fleet.json" || fail "region north != merge of shop1+shop2"
+"$E" fleet-report --pg "$PG" --site shop3 --format md --out "$tmp/fleet.md"
+grep -q . "$tmp/fleet.md" || fail "no Markdown fleet report"
+
 # Duplicated and replayed: nothing changes.
 id1=$(cat "$tmp/k1.id")
 mosquitto_pub -p "$MQPORT" -q 1 -t "earshot/fleet/shop1/$id1/$day" -f "$tmp/k1.json"
