@@ -45,6 +45,8 @@ HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 TESTS   := test_grammar test_handle test_bad_input test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
+# Tests that drive the built binary from a script (servers, brokers, browsers).
+SCRIPT_TESTS := tests/test_wyoming.py tests/test_fleet.sh
 EXAMPLES := $(B)/examples/feed_pcm
 
 .PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata
@@ -87,11 +89,14 @@ SERVICE_SRC :=
 SERVICE_SRC += service/wyoming.c service/config.c service/notify.c
 
 FLEET_SRC :=
+FLEET_SRC += fleet/pg.c fleet/collect.c fleet/fleet_report.c
 
 # Packages only the command links (added by service/ and fleet/).
 BIN_PKGS :=
 # service/: the config file (libinih) and systemd readiness (libsystemd).
 BIN_PKGS += inih libsystemd
+# fleet/: the collector's broker client and PostgreSQL.
+BIN_PKGS += libmosquitto libpq
 BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
 BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
 BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))
@@ -126,7 +131,8 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-che
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	failed=""; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t || failed="$$failed $$t"; done; \
-	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py || failed="$$failed tests/test_wyoming.py"; \
+	for t in $(SCRIPT_TESTS); do echo "== $$t"; \
+	  case $$t in *.py) python3 $$t;; *) bash $$t;; esac || failed="$$failed $$t"; done; \
 	test -z "$$failed" || { echo "FAILED:$$failed" >&2; exit 1; }
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o

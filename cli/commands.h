@@ -15,5 +15,8 @@ int earshot_cmd_export(int argc, char **argv);     /* store_cmds.c */
 int earshot_cmd_report(int argc, char **argv);     /* report.c, and report merge */
 int earshot_cmd_adapt(int argc, char **argv);
 int earshot_cmd_serve(int argc, char **argv);
+int earshot_cmd_collect(int argc, char **argv);
+int earshot_cmd_fleet_report(int argc, char **argv);
+int earshot_cmd_sites(int argc, char **argv);
 
 #endif

@@ -29,6 +29,9 @@ static const char *const main_usage =
     "                 'report merge' adds up a fleet's JSON reports\n"
     "  adapt          adapt the acoustic model to a microphone, room or line\n"
     "  serve          a Wyoming speech-to-text and intent service (Home Assistant)\n"
+    "  collect        head office: kiosks' daily reports from MQTT into PostgreSQL\n"
+    "  fleet-report   the fleet's report from PostgreSQL (also 'report --pg URL')\n"
+    "  sites          'sites import FILE': which region each site is in\n"
     "\n"
     "options:\n"
     "  -h, --help     this help; 'earshot COMMAND --help' for a command's\n"
@@ -71,5 +74,11 @@ int main(int argc, char **argv)
         return earshot_cmd_adapt(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return earshot_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "collect"))
+        return earshot_cmd_collect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "fleet-report"))
+        return earshot_cmd_fleet_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sites"))
+        return earshot_cmd_sites(argc - 1, argv + 1);
     return earshot__cli_usage_error("", "unknown command '%s'", cmd);
 }

@@ -82,6 +82,11 @@ enum {
 
 int earshot_cmd_report(int argc, char **argv)
 {
+    /* A fleet's report comes from the head office's PostgreSQL, not from a
+     * kiosk database: `report --pg URL ...` is fleet-report (fleet/). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--pg") || !strncmp(argv[i], "--pg=", 5))
+            return earshot_cmd_fleet_report(argc, argv);
     static const struct option report_opts[] = {
         {"help", no_argument, NULL, 'h'},
         {"db", required_argument, NULL, OPT_DB},
