@@ -45,6 +45,8 @@ HEADERS := $(wildcard plugin/*.h audio/*.h cli/*.h service/*.h fleet/*.h)
 TESTS   := test_grammar test_handle test_bad_input test_intent test_domain test_recognizer test_quality test_frontend test_cli test_store test_redact test_report
 TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
+# tests/test_report_html.py makes its database with the report bench.
+TEST_TOOLS := $(B)/bench/report_bench
 EXAMPLES := $(B)/examples/feed_pcm
 
 .PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata
@@ -118,13 +120,14 @@ $(B)/testdata/.done: tests/make_data.sh
 	bash tests/make_data.sh $(B)/testdata
 	touch $@
 
-test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-check/.done
+test: all $(B)/tests/header_ok $(TEST_BIN) $(TEST_TOOLS) $(EXAMPLES) testdata $(B)/install-check/.done
 	@set -e; export EARSHOT_BIN=$(CURDIR)/$(B)/earshot EARSHOT_TESTDATA=$(CURDIR)/$(B)/testdata; \
 	echo "== examples/feed_pcm"; \
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
-	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py
+	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py; \
+	echo "== tests/test_report_html.py"; python3 tests/test_report_html.py
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^
