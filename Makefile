@@ -127,7 +127,8 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(TEST_TOOLS) $(EXAMPLES) testdata $(
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
 	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py; \
-	echo "== tests/test_report_html.py"; python3 tests/test_report_html.py
+	echo "== tests/test_report_html.py"; python3 tests/test_report_html.py; \
+	echo "== tests/test_systemd.sh"; bash tests/test_systemd.sh $(CURDIR)/$(B)/install-check/stage
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -262,17 +263,31 @@ install: all $(B)/inst/libearshot.a $(B)/inst/libearshot.so $(B)/inst/earshot $(
 	install -m 0644 $(wildcard grammars/en-us/*) $(DESTDIR)$(PREFIX)/share/earshot/grammars/en-us/
 	install -m 0644 grammars/README.md $(DESTDIR)$(PREFIX)/share/earshot/grammars/README.md
 
+# The systemd unit (examples/systemd/earshot.service, the binary's path
+# put in) to $(PREFIX)/lib/systemd/system, and the config file's example
+# to $(PREFIX)/share/earshot/earshot.conf.example: never into /etc, so an
+# install or upgrade does not overwrite a kiosk's own settings.
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: install-systemd
+install-systemd: examples/systemd/earshot.service examples/systemd/earshot.conf
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(PREFIX)/share/earshot
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/earshot.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
+	install -m 0644 examples/systemd/earshot.conf $(DESTDIR)$(PREFIX)/share/earshot/earshot.conf.example
+.PHONY: install-systemd
+
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(LIBDIR)/libearshot.a \
 	      $(DESTDIR)$(LIBDIR)/libearshot.so $(DESTDIR)$(LIBDIR)/libearshot.so.$(SO_MAJOR) \
 	      $(DESTDIR)$(LIBDIR)/libearshot.so.$(VERSION) \
 	      $(DESTDIR)$(INCLUDEDIR)/earshot.h $(DESTDIR)$(LIBDIR)/pkgconfig/earshot.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/earshot
+	rm -f $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
 
 # make test: install into a staging folder and build the example against
 # the installed earshot.pc both ways (shared, then --static), as an app
 # would; the staged binary must not name the build tree.
-$(B)/install-check/.done: $(LIB_SRC) $(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC) $(HEADERS) Makefile examples/feed_pcm.c tests/install_check.sh
+$(B)/install-check/.done: $(LIB_SRC) $(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC) $(HEADERS) Makefile examples/feed_pcm.c tests/install_check.sh examples/systemd/earshot.service examples/systemd/earshot.conf
 	rm -rf $(B)/install-check
 	$(MAKE) --no-print-directory install SANITIZE= B=$(B)/install-check/build DESTDIR=$(CURDIR)/$(B)/install-check/stage PREFIX=/usr >/dev/null
 	bash tests/install_check.sh $(CURDIR)/$(B)/install-check $(CURDIR)
