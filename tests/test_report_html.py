@@ -9,7 +9,7 @@ dev sentences through the real grammar, 90 days, 6 kiosks), loaded at
 1280 px and 390 px wide, and at 390 px nothing may stick out sideways:
 the document must not scroll horizontally and no element may be wider
 than the viewport, except inside a chart container (.chart), which
-scrolls on its own. A screenshot of each width is kept in
+scrolls on its own. A screenshot of each width (the whole page) is kept in
 BUILD/artefacts/report-1280.png and report-390.png.
 
 EARSHOT_PLANT_OVERFLOW=1 injects a wide element first, to see the check
@@ -121,6 +121,10 @@ def main():
                 if os.environ.get("EARSHOT_PLANT_OVERFLOW") == "1":
                     wd.s("POST", "/execute/sync", {"script": PLANT_JS, "args": []})
                 v = wd.s("POST", "/execute/sync", {"script": OVERFLOW_JS, "args": []})
+                # The whole page in one picture: the window as tall as the page.
+                h = wd.s("POST", "/execute/sync", {
+                    "script": "return document.documentElement.scrollHeight", "args": []})
+                wd.s("POST", "/window/rect", {"width": width, "height": min(int(h) + 100, 16000)})
                 png = os.path.join(art, "report-%d.png" % width)
                 with open(png, "wb") as f:
                     f.write(base64.b64decode(wd.s("GET", "/screenshot")))
