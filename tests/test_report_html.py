@@ -9,7 +9,8 @@ dev sentences through the real grammar, 90 days, 6 kiosks), loaded at
 1280 px and 390 px wide, and at 390 px nothing may stick out sideways:
 the document must not scroll horizontally and no element may be wider
 than the viewport, except inside a chart (.chart) or table (.scroll)
-container, which scrolls on its own; the container itself must fit. A screenshot of each width (the whole page) is kept in
+container, which scrolls on its own; the container itself must fit.
+A screenshot of each width (the whole page) is kept in
 BUILD/artefacts/report-1280.png and report-390.png.
 
 EARSHOT_PLANT_OVERFLOW=1 injects a wide element first, to see the check
