@@ -47,6 +47,9 @@ TESTS   += test_audio_file test_faults
 TEST_BIN := $(TESTS:%=$(B)/tests/%)
 # Tests that drive the built binary from a script (servers, brokers, browsers).
 SCRIPT_TESTS := tests/test_wyoming.py tests/test_fleet.sh
+# tests/test_report_html.py makes its database with the report bench.
+TEST_TOOLS := $(B)/bench/report_bench
+SCRIPT_TESTS += tests/test_report_html.py tests/test_systemd.sh
 EXAMPLES := $(B)/examples/feed_pcm
 
 .PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata
@@ -124,7 +127,7 @@ $(B)/testdata/.done: tests/make_data.sh
 	bash tests/make_data.sh $(B)/testdata
 	touch $@
 
-test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-check/.done
+test: all $(B)/tests/header_ok $(TEST_BIN) $(TEST_TOOLS) $(EXAMPLES) testdata $(B)/install-check/.done
 	@set -e; export EARSHOT_BIN=$(CURDIR)/$(B)/earshot EARSHOT_TESTDATA=$(CURDIR)/$(B)/testdata; \
 	echo "== examples/feed_pcm"; \
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
@@ -278,6 +281,18 @@ uninstall: uninstall-man
 uninstall-man:
 	rm -f $(DESTDIR)$(MANDIR)/man1/earshot.1
 $(B)/install-check/.done: cli/earshot.1
+# The systemd unit (examples/systemd/earshot.service, the binary's path
+# put in) to $(PREFIX)/lib/systemd/system, and the config file's example
+# to $(PREFIX)/share/earshot/earshot.conf.example: never into /etc, so an
+# install or upgrade does not overwrite a kiosk's own settings.
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: install-systemd
+install-systemd: examples/systemd/earshot.service examples/systemd/earshot.conf
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(PREFIX)/share/earshot
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' examples/systemd/earshot.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
+	install -m 0644 examples/systemd/earshot.conf $(DESTDIR)$(PREFIX)/share/earshot/earshot.conf.example
+.PHONY: install-systemd
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/earshot $(DESTDIR)$(LIBDIR)/libearshot.a \
@@ -285,11 +300,12 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/libearshot.so.$(VERSION) \
 	      $(DESTDIR)$(INCLUDEDIR)/earshot.h $(DESTDIR)$(LIBDIR)/pkgconfig/earshot.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/earshot
+	rm -f $(DESTDIR)$(SYSTEMD_UNITDIR)/earshot.service
 
 # make test: install into a staging folder and build the example against
 # the installed earshot.pc both ways (shared, then --static), as an app
 # would; the staged binary must not name the build tree.
-$(B)/install-check/.done: $(LIB_SRC) $(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC) $(HEADERS) Makefile examples/feed_pcm.c tests/install_check.sh
+$(B)/install-check/.done: $(LIB_SRC) $(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC) $(HEADERS) Makefile examples/feed_pcm.c tests/install_check.sh examples/systemd/earshot.service examples/systemd/earshot.conf
 	rm -rf $(B)/install-check
 	$(MAKE) --no-print-directory install SANITIZE= B=$(B)/install-check/build DESTDIR=$(CURDIR)/$(B)/install-check/stage PREFIX=/usr >/dev/null
 	bash tests/install_check.sh $(CURDIR)/$(B)/install-check $(CURDIR)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define fail earshot__report_fail
 
@@ -170,104 +171,169 @@ static void bars_svg(FILE *f, const earshot_report *r, const report_row **rows, 
     fputs("</svg></div>", f);
 }
 
-static int intent_color(const char **names, int *n, const char *intent)
+/* The trend chart draws the TREND_TOP intents heard most (the intents
+ * table's order, so colours match it) and sums the rest as one "other
+ * intents" series: ten colours over 90 columns cannot be read. */
+enum { TREND_TOP = 5, TREND_SERIES = TREND_TOP + 1 };
+static const char *const trend_other = "other intents";
+
+static int trend_series(const char *const *top, int n_top, const char *intent)
 {
-    for (int i = 0; i < *n; i++)
-        if (!strcmp(names[i], intent))
+    for (int i = 0; i < n_top; i++)
+        if (!strcmp(top[i], intent))
             return i;
-    if (*n < 10) {
-        names[*n] = intent;
-        return (*n)++;
-    }
-    return 9;
+    return TREND_TOP;
 }
 
-/* Stacked columns: per period, the shown utterance counts of each intent. */
+/* A day "YYYY-MM-DD" as its ISO week "YYYY-Www"; anything else as is. */
+static void iso_week(const char *day, char *out, size_t len)
+{
+    int y, m, d;
+    struct tm tm = {0};
+    if (sscanf(day, "%4d-%2d-%2d", &y, &m, &d) != 3) {
+        snprintf(out, len, "%s", day);
+        return;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = 12;
+    time_t t = timegm(&tm);
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%G-W%V", &tm);
+}
+
+/* Days from one "YYYY-MM-DD" to another; 0 when either is not a day. */
+static long day_span(const char *a, const char *b)
+{
+    int y, m, d;
+    struct tm ta = {0}, tb = {0};
+    if (sscanf(a, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return 0;
+    ta.tm_year = y - 1900, ta.tm_mon = m - 1, ta.tm_mday = d;
+    if (sscanf(b, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return 0;
+    tb.tm_year = y - 1900, tb.tm_mon = m - 1, tb.tm_mday = d;
+    return (long)((timegm(&tb) - timegm(&ta)) / 86400);
+}
+
+/* Whether the chart is drawn per week: a daily report of more than 31
+ * days (its period, first to last day with data). */
+static int trend_weekly(const earshot_report *r)
+{
+    return r->unit == EARSHOT_TIME_DAY && day_span(r->from, r->to) > 31;
+}
+
+/* Stacked columns: per period, the shown utterance counts of the top
+ * intents and of the others summed. A daily trend over more than 31 days
+ * is drawn per ISO week. Only figures the report shows are added up (a
+ * suppressed day is left out of its week and said so below the chart),
+ * so the chart tells nothing the tables do not. */
 static void trend_svg(FILE *f, const earshot_report *r)
 {
     size_t n;
     const report_row **rows = earshot__report_rows(r, T_TREND, &n);
     /* At most one period per row. */
-    const char **periods = malloc((n + 1) * sizeof *periods);
+    char (*periods)[16] = malloc((n + 1) * sizeof *periods);
+    int64_t (*v)[TREND_SERIES] = calloc(n + 1, sizeof *v);
     int64_t *totals = calloc(n + 1, sizeof *totals);
-    if (!rows || !periods || !totals)
+    const report_row **in = NULL;
+    if (!rows || !periods || !v || !totals)
         goto done;
+    const char *top[TREND_TOP];
+    int n_top = 0;
+    size_t ni;
+    in = earshot__report_rows(r, T_INTENTS, &ni);
+    for (size_t i = 0; in && i < ni && n_top < TREND_TOP; i++)
+        if (earshot__report_cell_visible(r, &in[i]->c[0]))
+            top[n_top++] = in[i]->key[0];
+    int weekly = trend_weekly(r);
     size_t np = 0, hidden = 0;
+    int any_other = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!np || strcmp(periods[np - 1], rows[i]->key[0]))
-            periods[np++] = rows[i]->key[0];
-        if (earshot__report_cell_visible(r, &rows[i]->c[0]))
-            totals[np - 1] += rows[i]->c[0].n;
+        char per[16];
+        if (weekly)
+            iso_week(rows[i]->key[0], per, sizeof per);
         else
+            snprintf(per, sizeof per, "%s", rows[i]->key[0]);
+        /* Rows come in period order, so a week's days are together. */
+        if (!np || strcmp(periods[np - 1], per))
+            snprintf(periods[np++], sizeof *periods, "%s", per);
+        if (!earshot__report_cell_visible(r, &rows[i]->c[0])) {
             hidden++;
+            continue;
+        }
+        int k = trend_series(top, n_top, rows[i]->key[1]);
+        any_other |= k == TREND_TOP;
+        v[np - 1][k] += rows[i]->c[0].n;
+        totals[np - 1] += rows[i]->c[0].n;
+    }
+    if (np == 0) {
+        fputs("<p class=empty>No utterances in this period.</p>", f);
+        goto done;
     }
     int64_t max = 1;
     for (size_t p = 0; p < np; p++)
         if (totals[p] > max)
             max = totals[p];
-    /* Intents in the order of the intents table, so colours match it. */
-    const char *names[10];
-    int nn = 0;
-    size_t ni;
-    const report_row **in = earshot__report_rows(r, T_INTENTS, &ni);
-    for (size_t i = 0; in && i < ni; i++)
-        intent_color(names, &nn, in[i]->key[0]);
-    free(in);
-    if (np == 0) {
-        fputs("<p class=empty>No utterances in this period.</p>", f);
-        goto done;
-    }
     int W = 660, H = 200, left = 40, bottom = 30;
     double cw = (double)(W - left - 40) / (double)np;
-    fprintf(f, "<div class=chart><svg viewBox='0 0 %d %d' role=img aria-label='intents over time'>",
-            W, H);
+    fprintf(f, "<div class=chart><svg viewBox='0 0 %d %d' role=img aria-label='intents per %s'"
+               " data-unit=%s>", W, H, weekly ? "week" : earshot__report_unit_name(r->unit),
+            weekly ? "week" : earshot__report_unit_name(r->unit));
     fprintf(f, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#dde2ea'/>", left, H - bottom, W - 10,
             H - bottom);
     fprintf(f, "<text x='%d' y='%d' text-anchor='end'>%lld</text>", left - 4, 14,
             (long long)max);
     fprintf(f, "<text x='%d' y='%d' text-anchor='end'>0</text>", left - 4, H - bottom);
-    size_t p = 0;
-    double y = H - bottom;
-    for (size_t i = 0; i < n; i++) {
-        /* Rows come in period order, as periods[] was filled. */
-        if (strcmp(periods[p], rows[i]->key[0])) {
-            p++;
-            y = H - bottom;
+    for (size_t p = 0; p < np; p++) {
+        double y = H - bottom;
+        for (int k = 0; k < TREND_SERIES; k++) {
+            if (!v[p][k])
+                continue;
+            double hh = (double)(H - bottom - 20) * (double)v[p][k] / (double)max;
+            y -= hh;
+            fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>",
+                    left + p * cw + cw * 0.1, y, cw * 0.8, hh,
+                    k < TREND_TOP ? palette[k] : palette[7]);
+            esc(f, periods[p]);
+            fputs(" ", f);
+            if (k < TREND_TOP)
+                esc_name(f, top[k]);
+            else
+                fputs(trend_other, f);
+            fprintf(f, ": %lld</title></rect>", (long long)v[p][k]);
         }
-        const report_cell *c = &rows[i]->c[0];
-        if (!earshot__report_cell_visible(r, c))
-            continue;
-        double hh = (double)(H - bottom - 20) * (double)c->n / (double)max;
-        y -= hh;
-        fprintf(f, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'><title>", left +
-                p * cw + cw * 0.1, y, cw * 0.8, hh, palette[intent_color(names, &nn,
-                                                                     rows[i]->key[1])]);
-        esc(f, rows[i]->key[0]);
-        fputs(" ", f);
-        esc_name(f, rows[i]->key[1]);
-        fprintf(f, ": %lld</title></rect>", (long long)c->n);
     }
     /* Label a few periods, not all: they would overlap. */
     size_t step = np / 6 + 1;
-    for (p = 0; p < np; p += step) {
+    for (size_t p = 0; p < np; p += step) {
         fprintf(f, "<text x='%.1f' y='%d' text-anchor='middle'>", left + p * cw + cw / 2,
                 H - bottom + 16);
         esc(f, periods[p]);
         fputs("</text>", f);
     }
     fputs("</svg></div><div class=legend>", f);
-    for (int i = 0; i < nn; i++) {
+    for (int i = 0; i < n_top; i++) {
         fprintf(f, "<span><i style='background:%s'></i>", palette[i]);
-        esc_name(f, names[i]);
+        esc_name(f, top[i]);
         fputs("</span>", f);
     }
+    if (any_other)
+        fprintf(f, "<span class=other><i style='background:%s'></i>%s</span>", palette[7],
+                trend_other);
     fputs("</div>", f);
+    if (weekly)
+        fputs("<p class=meta>Per ISO week (more than 31 days of data); the JSON and CSV "
+              "reports keep the days.</p>", f);
     if (hidden)
-        fprintf(f, "<p class=meta>%zu period-and-intent figures from fewer than %d sessions are "
-                   "not drawn.</p>", hidden, r->min_group);
+        fprintf(f, "<p class=meta>%zu %s-and-intent figures from fewer than %d sessions are "
+                   "not drawn.</p>", hidden, earshot__report_unit_name(r->unit), r->min_group);
 done:
+    free(in);
     free(rows);
     free(periods);
+    free(v);
     free(totals);
 }
 
@@ -620,7 +686,8 @@ int earshot__report_write_html(earshot_report *r, const char *path)
             fputs("</td></tr>", f);
         }
         fputs("</table></div>", f);
-        fprintf(f, "<h3>Over time (per %s)</h3>", earshot__report_unit_name(r->unit));
+        fprintf(f, "<h3>Over time (per %s)</h3>",
+                trend_weekly(r) ? "week" : earshot__report_unit_name(r->unit));
         trend_svg(f, r);
     } else {
         fputs("<p class=empty>Nothing was said in this period.</p>", f);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -1431,6 +1432,97 @@ static void test_html_in_chromium(void **state)
     printf("screenshot: %s\n", png);
 }
 
+/* A database of n_days days from 2026-09-01, eight intents a day, intent
+ * j from 12 - j sessions of one utterance each (so every figure shows at
+ * K=5 and the order of the intents is known). */
+static void make_trend_db(const char *db, int n_days)
+{
+    static const char *const intents[] = {"complaint", "question", "praise", "suggestion",
+                                          "cancel", "nps", "other", "greeting"};
+    unlink(db);
+    earshot_store_close(open_store(db, 0)); /* the schema */
+    char *sql = malloc(1 << 22);
+    size_t len = (size_t)sprintf(sql, "BEGIN;");
+    int id = 7000000;
+    for (int d = 0; d < n_days; d++) {
+        char day[16];
+        struct tm tm = {.tm_year = 126, .tm_mon = 8, .tm_mday = 1 + d, .tm_hour = 12};
+        time_t t = timegm(&tm);
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof day, "%Y-%m-%d", &tm);
+        for (int j = 0; j < 8; j++)
+            for (int k = 0; k < 12 - j; k++, id++)
+                len += (size_t)sprintf(
+                    sql + len,
+                    "INSERT INTO sessions VALUES (%d, 'kiosk-a', '%sT12:00:00Z', NULL);"
+                    "INSERT INTO consents VALUES (%d, %d, 1, 0, 0, '1', 'voice',"
+                    " '%sT12:00:01Z', NULL);"
+                    "INSERT INTO utterances (session_id, consent_id, heard_at, text, intent,"
+                    " confidence, slots, sentiment, topics) VALUES (%d, %d, '%sT12:00:05Z',"
+                    " 'words', '%s', 0.8, '{}', 'neutral', '');",
+                    id, day, id, id, day, id, id, day, intents[j]);
+    }
+    len += (size_t)sprintf(sql + len, "COMMIT;");
+    assert_true(len < (1 << 22));
+    sql_exec(db, sql);
+    free(sql);
+}
+
+/* Trend charts stay legible (issue 18): past 31 days of daily data the
+ * chart is per ISO week; only the five intents heard most have their own
+ * series, the rest are summed as "other intents"; a short database stays
+ * per day. The JSON keeps the days. */
+static void test_trend_weekly_top_intents(void **state)
+{
+    (void)state;
+    char db[400], html[400];
+    snprintf(db, sizeof db, "%s/trend.db", dir);
+    snprintf(html, sizeof html, "%s/trend.html", dir);
+
+    make_trend_db(db, 62); /* 2026-09-01 .. 2026-11-01 */
+    earshot_report *r = build(db, 5);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, html), EARSHOT_OK);
+    json_t *j = as_json(r, "trend.json");
+    earshot_report_free(r);
+    char *page = slurp(html);
+    assert_non_null(strstr(page, "Over time (per week)"));
+    assert_non_null(strstr(page, "aria-label='intents per week' data-unit=week"));
+    /* 2026-09-07 .. 09-13 is ISO week 37, a whole week: the top intent 7 x 12,
+     * the other three intents summed, 7 x (7 + 6 + 5). */
+    assert_non_null(strstr(page, "<title>2026-W37 complaint: 84</title>"));
+    assert_non_null(strstr(page, "<title>2026-W37 cancel: 56</title>"));
+    assert_non_null(strstr(page, "<title>2026-W37 other intents: 126</title>"));
+    /* The first week is partial (Tuesday 1 to Sunday 6): 6 days. */
+    assert_non_null(strstr(page, "<title>2026-W36 other intents: 108</title>"));
+    /* No column per day, and no series of its own for the sixth intent. */
+    assert_null(strstr(page, "<title>2026-09-07 "));
+    assert_null(strstr(page, "<title>2026-W37 nps:"));
+    assert_non_null(strstr(page, "<span class=other>"));
+    char *legend = strstr(page, "<div class=legend>");
+    assert_non_null(legend);
+    int spans = 0;
+    for (char *p = legend; (p = strstr(p, "<span")) && p < strstr(legend, "</div>"); p++)
+        spans++;
+    assert_int_equal(spans, 6);
+    free(page);
+    /* The JSON trend is still per day: 62 days x 8 intents. */
+    assert_int_equal(json_array_size(json_object_get(json_object_get(j, "sections"),
+                                                     "intent_trend")), 62 * 8);
+    json_decref(j);
+
+    make_trend_db(db, 20);
+    r = build(db, 5);
+    assert_int_equal(earshot_report_write(r, EARSHOT_REPORT_HTML, html), EARSHOT_OK);
+    earshot_report_free(r);
+    page = slurp(html);
+    assert_non_null(strstr(page, "Over time (per day)"));
+    assert_non_null(strstr(page, "data-unit=day"));
+    assert_non_null(strstr(page, "<title>2026-09-03 complaint: 12</title>"));
+    assert_non_null(strstr(page, "<title>2026-09-03 other intents: 18</title>"));
+    assert_null(strstr(page, "2026-W3"));
+    free(page);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1446,6 +1538,7 @@ int main(void)
         cmocka_unit_test(test_dp_misuse),
         cmocka_unit_test(test_findings_planted),
         cmocka_unit_test(test_html_in_chromium),
+        cmocka_unit_test(test_trend_weekly_top_intents),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
