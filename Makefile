@@ -91,6 +91,10 @@ FLEET_SRC :=
 BIN_PKGS :=
 # service/: the config file (libinih) and systemd readiness (libsystemd).
 BIN_PKGS += inih libsystemd
+# service/mqtt.c: the MQTT publisher (libmosquitto).
+BIN_PKGS += libmosquitto
+SERVICE_SRC += service/mqtt.c
+CLI_SRC += cli/publish.c
 BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
 BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
 BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))
@@ -124,7 +128,8 @@ test: all $(B)/tests/header_ok $(TEST_BIN) $(EXAMPLES) testdata $(B)/install-che
 	$(B)/examples/feed_pcm examples/sample.wav | tee $(B)/feed_pcm.out; \
 	test "$$(grep -c . $(B)/feed_pcm.out)" -ge 2 || { echo "feed_pcm printed no utterances" >&2; exit 1; }; \
 	for t in $(TEST_BIN); do echo "== $$t"; $$t; done; \
-	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py
+	echo "== tests/test_wyoming.py"; python3 tests/test_wyoming.py; \
+	echo "== tests/test_mqtt.py"; python3 tests/test_mqtt.py
 
 $(B)/bench/wer: $(B)/bench/wer_main.o $(B)/tests/wer.o
 	$(CC) $(LDFLAGS) -o $@ $^

@@ -6,5 +6,6 @@
 
 int earshot_cmd_adapt(int argc, char **argv);
 int earshot_cmd_serve(int argc, char **argv);
+int earshot_cmd_publish(int argc, char **argv);
 
 #endif

@@ -1497,5 +1497,6 @@ int main(int argc, char **argv)
         return earshot_cmd_adapt(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return earshot_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "publish")) return earshot_cmd_publish(argc - 1, argv + 1);
     return usage_error("", "unknown command '%s'", cmd);
 }
