@@ -135,8 +135,10 @@ static const char *const migrations[] = {
      * session (forget, revoke) by the triggers, so no text outlives an
      * erasure here; rows without a session (fleet periods) keep sent_at
      * as the record of what was published. */
+    /* AUTOINCREMENT: a sent row is deleted, and its id must never come
+     * back, since the publisher reads the rows after the last it sent. */
     "CREATE TABLE outbox ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  topic TEXT NOT NULL,"
     "  payload TEXT NOT NULL,"
     "  created_at TEXT NOT NULL,"
