@@ -31,10 +31,11 @@ class Broker:
 
 
 class Sub:
-    """mosquitto_sub -v -t '#', a persistent QoS 1 session: lines 'topic payload'."""
+    """mosquitto_sub -t '#' (-F '%t %x': the topic, then the payload in hex, so
+    a payload with newlines stays on one line), a persistent QoS 1 session."""
     def __init__(self, port):
         self.lines = []
-        self.p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-v", "-t", "#",
+        self.p = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-F", "%t %x", "-t", "#",
                                    "-q", "1", "-c", "-i", "earshot-test-sub"],
                                   stdout=subprocess.PIPE, text=True)
         threading.Thread(target=self.read, daemon=True).start()
@@ -49,6 +50,7 @@ class Sub:
         for l in list(self.lines):
             t, _, pl = l.partition(" ")
             try:
+                pl = bytes.fromhex(pl).decode()
                 out.append((t, json.loads(pl)))
             except ValueError:
                 out.append((t, pl))
