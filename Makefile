@@ -49,7 +49,7 @@ TEST_BIN := $(TESTS:%=$(B)/tests/%)
 SCRIPT_TESTS := tests/test_wyoming.py tests/test_fleet.sh
 # tests/test_report_html.py makes its database with the report bench.
 TEST_TOOLS := $(B)/bench/report_bench
-SCRIPT_TESTS += tests/test_report_html.py tests/test_systemd.sh
+SCRIPT_TESTS += tests/test_report_html.py tests/test_systemd.sh tests/test_mqtt.py
 EXAMPLES := $(B)/examples/feed_pcm
 
 .PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata
@@ -100,6 +100,8 @@ BIN_PKGS :=
 BIN_PKGS += inih libsystemd
 # fleet/: the collector's broker client and PostgreSQL.
 BIN_PKGS += libmosquitto libpq
+SERVICE_SRC += service/mqtt.c
+CLI_SRC += cli/publish.c
 BIN_CFLAGS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --cflags $(BIN_PKGS)))
 BIN_LIBS = $(if $(strip $(BIN_PKGS)),$(shell pkg-config --libs $(BIN_PKGS)))
 BIN_OBJ = $(patsubst %.c,$(B)/%.o,$(CLI_SRC) $(SERVICE_SRC) $(FLEET_SRC))

@@ -18,5 +18,6 @@ int earshot_cmd_serve(int argc, char **argv);
 int earshot_cmd_collect(int argc, char **argv);
 int earshot_cmd_fleet_report(int argc, char **argv);
 int earshot_cmd_sites(int argc, char **argv);
+int earshot_cmd_publish(int argc, char **argv);
 
 #endif

@@ -29,6 +29,7 @@ static const char *const main_usage =
     "                 'report merge' adds up a fleet's JSON reports\n"
     "  adapt          adapt the acoustic model to a microphone, room or line\n"
     "  serve          a Wyoming speech-to-text and intent service (Home Assistant)\n"
+    "  publish        send each closed day's anonymised report to the head office (MQTT)\n"
     "  collect        head office: kiosks' daily reports from MQTT into PostgreSQL\n"
     "  fleet-report   the fleet's report from PostgreSQL (also 'report --pg URL')\n"
     "  sites          'sites import FILE': which region each site is in\n"
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
         return earshot_cmd_adapt(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return earshot_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "publish"))
+        return earshot_cmd_publish(argc - 1, argv + 1);
     if (!strcmp(cmd, "collect"))
         return earshot_cmd_collect(argc - 1, argv + 1);
     if (!strcmp(cmd, "fleet-report"))

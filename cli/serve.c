@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "config.h"
 #include "earshot.h"
+#include "mqtt.h"
 #include "notify.h"
 #include "wyoming.h"
 
@@ -27,7 +28,7 @@ static const char *const serve_usage =
     "                     [--answer-timeout S] [--max-seconds S] [--ask-rating]\n"
     "                     [--grammar DIR] [--model DIR] [--model-vocab full|N]\n"
     "                     [--frontend off|on|agc] [--mllr FILE] [--pronunciations FILE]\n"
-    "                     [--verbose]\n"
+    "                     [--mqtt mqtt://HOST:PORT] [--verbose]\n"
     "\n"
     "Runs Earshot as a service. --wyoming serves speech to text and intents to\n"
     "voice assistants (Home Assistant, Rhasspy 3) over the Wyoming protocol, one\n"
@@ -38,6 +39,8 @@ static const char *const serve_usage =
     "--consent granted (consent given elsewhere, e.g. a sign) it is stored at\n"
     "once. Without --db nothing is stored. Transcripts are redacted unless\n"
     "--raw-transcripts.\n"
+    "--mqtt publishes consented sessions' events (Hermes topics, QoS 1) through\n"
+    "the database's outbox, so it needs --db; an absent broker loses nothing.\n"
     "Options are read first from --config FILE (default " EARSHOT_CONFIG_DEFAULT
     ", if it\n"
     "exists): one KEY = VALUE per option, in a [serve] section; the command line wins.\n"
@@ -52,7 +55,7 @@ static const earshot_option serve_options[] = {
     {"answer-timeout", 1}, {"max-seconds", 1},     {"ask-rating", 0},
     {"grammar", 1},        {"model", 1},           {"model-vocab", 1},
     {"frontend", 1},       {"mllr", 1},            {"pronunciations", 1},
-    {"verbose", 0},        {NULL, 0},
+    {"verbose", 0},        {"mqtt", 1},            {NULL, 0},
 };
 
 /* The hooks every service reports to: the MQTT publisher (issue 16,
@@ -178,7 +181,7 @@ static int serve_main(int argc, char **argv)
     earshot_store_config scfg = earshot_store_config_default();
     earshot_config *rcfg = &wcfg.recognizer;
     const char *wyoming = NULL, *db = NULL, *consent = "ask", *device = NULL;
-    const char *channel = NULL;
+    const char *channel = NULL, *mqtt = NULL;
     char host[256];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -211,6 +214,7 @@ static int serve_main(int argc, char **argv)
         double num = parse_number(v, 1e7);
         if (!strcmp(n, "wyoming")) wyoming = v;
         else if (!strcmp(n, "db")) db = v;
+        else if (!strcmp(n, "mqtt")) mqtt = v;
         else if (!strcmp(n, "channel")) channel = v;
         else if (!strcmp(n, "consent")) consent = v;
         else if (!strcmp(n, "device")) device = v;
@@ -248,8 +252,22 @@ static int serve_main(int argc, char **argv)
         return usage("--wyoming is tcp://HOST:PORT, not '%s'", wyoming);
     if (!db && scfg.retain_days > 0)
         return usage("%s", "--retain-days needs --db");
+    if (mqtt && !db)
+        return usage("%s", "--mqtt needs --db (events wait in the database's outbox)");
+    char mhost[256];
+    int mport;
+    if (mqtt && earshot_mqtt_parse_uri(mqtt, mhost, sizeof mhost, &mport))
+        return usage("--mqtt is mqtt://HOST:PORT, not '%s'", mqtt);
     scfg.path = db;
     scfg.on_log = log_line;
+    earshot_mqtt *pub = NULL;
+    char merr[600];
+    if (mqtt && earshot_mqtt_open(&pub, mqtt, NULL, &scfg, merr, sizeof merr)) {
+        errorf("%s", merr);
+        return 1;
+    }
+    if (pub)
+        serve_events = earshot_mqtt_events(pub);
     wcfg.host = host;
     wcfg.store = db ? &scfg : NULL;
     wcfg.consent_granted = !strcmp(consent, "granted");
@@ -269,6 +287,7 @@ static int serve_main(int argc, char **argv)
     earshot_wyoming *w = NULL;
     if (wyoming && earshot_wyoming_open(&w, &wcfg, err, sizeof err) != EARSHOT_OK) {
         errorf("%s", err);
+        earshot_mqtt_close(pub);
         return 1;
     }
     kiosk_thread kt = {0};
@@ -331,6 +350,11 @@ static int serve_main(int argc, char **argv)
     }
     serving = NULL;
     earshot_wyoming_close(w);
+    /* A moment for the last events' acknowledgements; the rest waits in
+     * the outbox for the next start. */
+    if (pub && earshot_mqtt_drain(pub, 2.0) > 0)
+        errorf("mqtt: events not yet acknowledged stay in the outbox");
+    earshot_mqtt_close(pub);
     return rc;
 }
 

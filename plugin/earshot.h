@@ -990,6 +990,34 @@ size_t earshot_report_findings(const earshot_report *r, const earshot_finding **
  * more. Returns 1 or 0; -1 for a malformed spec. */
 int earshot_finding_matches(const earshot_finding *f, const char *spec);
 
+/* ------------------------------------------------------------------ */
+/* The outbox: events waiting for a broker                              */
+/* ------------------------------------------------------------------ */
+
+/* A table in the store of messages (topic, JSON payload) that a
+ * publisher (earshot serve --mqtt, earshot publish) sends and marks sent
+ * when the broker acknowledges them, so an absent broker loses nothing.
+ * Bounded: past EARSHOT_OUTBOX_MAX unsent rows the oldest are dropped,
+ * counted (earshot_outbox_dropped) and logged. A row with a session (>0)
+ * is deleted once sent and erased with its session (forget, revoke); a
+ * row without one keeps its sent time (what was published). */
+#define EARSHOT_OUTBOX_MAX 100000
+/* The database's random identity (report JSON "sources"); "" before schema 3. */
+const char *earshot_store_id(const earshot_store *s);
+int earshot_outbox_add(earshot_store *s, const char *topic, const char *payload, int64_t session,
+                       int64_t *id);
+/* Calls fn for at most max unsent rows with id > after, oldest first
+ * (valid during the call); non-zero from fn stops (EARSHOT_STOPPED). */
+typedef int (*earshot_outbox_fn)(int64_t id, const char *topic, const char *payload, void *user);
+int earshot_outbox_next(earshot_store *s, int64_t after, int max, earshot_outbox_fn fn, void *user);
+int earshot_outbox_sent(earshot_store *s, int64_t id);
+/* Rows with that topic (NULL: any), only unsent ones when unsent_only; -1 on error. */
+int64_t earshot_outbox_count(earshot_store *s, const char *topic, int unsent_only);
+/* Events dropped because the outbox was full, over the file's life. */
+int64_t earshot_outbox_dropped(earshot_store *s);
+/* The bound, process-wide (tests); <= 0 restores EARSHOT_OUTBOX_MAX. */
+void earshot_outbox_set_limit(int64_t max_unsent);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,7 +42,8 @@
  * version 4 added requests to review (an erasure heard too unsurely to
  * carry out); version 5 the audio-quality verdict of each utterance;
  * version 6 pending erasures (a forget whose checkpoint a reader blocked);
- * version 7 the privacy-budget ledger of differentially private reports.
+ * version 7 the privacy-budget ledger of differentially private reports;
+ * version 8 the outbox of events for a broker.
  * Never edit a migration that has shipped: add one. */
 static const char *const migrations[] = {
     /* 1 */
@@ -128,6 +129,29 @@ static const char *const migrations[] = {
     "  budget REAL NOT NULL,"
     "  what TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX privacy_budget_period ON privacy_budget(period);",
+    /* 8: the outbox of events for a broker (service/mqtt.c, earshot
+     * publish): a row stays until the broker acknowledges it. Session
+     * events (session_id set) are deleted once sent and erased with their
+     * session (forget, revoke) by the triggers, so no text outlives an
+     * erasure here; rows without a session (fleet periods) keep sent_at
+     * as the record of what was published. */
+    /* AUTOINCREMENT: a sent row is deleted, and its id must never come
+     * back, since the publisher reads the rows after the last it sent. */
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  topic TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL,"
+    "  sent_at TEXT,"
+    "  session_id INTEGER);"
+    "CREATE INDEX outbox_unsent ON outbox(sent_at, id);"
+    "CREATE INDEX outbox_topic ON outbox(topic);"
+    "CREATE INDEX outbox_session ON outbox(session_id);"
+    "CREATE TRIGGER outbox_forget AFTER DELETE ON sessions BEGIN"
+    "  DELETE FROM outbox WHERE session_id = old.id; END;"
+    "CREATE TRIGGER outbox_revoke AFTER UPDATE OF revoked_at ON consents"
+    "  WHEN new.revoked_at IS NOT NULL BEGIN"
+    "  DELETE FROM outbox WHERE session_id = new.session_id AND sent_at IS NULL; END;",
 };
 enum { SCHEMA_VERSION = sizeof migrations / sizeof *migrations };
 
@@ -1302,4 +1326,164 @@ int earshot__store_budget_spend(earshot_store *s, const char *const *periods, si
         memcpy(s->errmsg, why, sizeof why);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* the outbox (earshot.h)                                               */
+/* ------------------------------------------------------------------ */
+
+const char *earshot_store_id(const earshot_store *s)
+{
+    return s ? s->id : "";
+}
+
+static int64_t outbox_limit = EARSHOT_OUTBOX_MAX;
+
+void earshot_outbox_set_limit(int64_t max_unsent)
+{
+    outbox_limit = max_unsent > 0 ? max_unsent : EARSHOT_OUTBOX_MAX;
+}
+
+int earshot_outbox_add(earshot_store *s, const char *topic, const char *payload, int64_t session,
+                       int64_t *id)
+{
+    if (!s || !s->db || !topic || !payload)
+        return EARSHOT_MISUSE;
+    char at[32];
+    earshot__now_iso(at, sizeof at, time(NULL));
+    int src = earshot__store_exec(s, "BEGIN IMMEDIATE");
+    sqlite3_stmt *st = NULL;
+    if (src == SQLITE_OK &&
+        (src = earshot__store_prep(s, &st, "INSERT INTO outbox (topic, payload, created_at, "
+                                           "session_id) VALUES (?1, ?2, ?3, ?4)")) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, payload, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, at, -1, SQLITE_STATIC);
+        if (session > 0)
+            sqlite3_bind_int64(st, 4, session);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    int64_t row = sqlite3_last_insert_rowid(s->db);
+    /* Bounded: past the limit the oldest unsent rows go, counted in meta
+     * so that the loss is reported, never silent. */
+    int64_t over = 0;
+    if (src == SQLITE_OK)
+        over = earshot__store_scalar(s, "SELECT count(*) - ?1 FROM outbox WHERE sent_at IS NULL",
+                                     outbox_limit, &src);
+    if (src == SQLITE_OK && over > 0) {
+        if ((src = earshot__store_prep(s, &st, "DELETE FROM outbox WHERE id IN (SELECT id FROM "
+                                               "outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?1)")) ==
+            SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, over);
+            src = sqlite3_step(st);
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+        }
+        sqlite3_finalize(st);
+        if (src == SQLITE_OK &&
+            (src = earshot__store_prep(s, &st, "INSERT INTO meta VALUES ('outbox_dropped', ?1) "
+                                               "ON CONFLICT(key) DO UPDATE SET value = "
+                                               "CAST(value AS INTEGER) + ?1")) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, over);
+            src = sqlite3_step(st);
+            src = src == SQLITE_DONE ? SQLITE_OK : src;
+        }
+        sqlite3_finalize(st);
+    }
+    if (src == SQLITE_OK)
+        src = earshot__store_exec(s, "COMMIT");
+    if (src != SQLITE_OK) {
+        int rc = earshot__store_db_fail(s, src, "cannot queue an event in the outbox");
+        earshot__store_exec(s, "ROLLBACK");
+        return rc;
+    }
+    if (over > 0)
+        earshot__store_say(s, EARSHOT_LOG_WARN, "%s: outbox full (%" PRId64 " unsent): dropped the "
+                           "oldest %" PRId64 " event%s", s->path, outbox_limit, over,
+                           over == 1 ? "" : "s");
+    if (id)
+        *id = row;
+    return EARSHOT_OK;
+}
+
+int earshot_outbox_next(earshot_store *s, int64_t after, int max, earshot_outbox_fn fn, void *user)
+{
+    if (!s || !s->db || !fn)
+        return EARSHOT_MISUSE;
+    sqlite3_stmt *st;
+    int src = earshot__store_prep(s, &st, "SELECT id, topic, payload FROM outbox WHERE sent_at IS "
+                                          "NULL AND id > ?1 ORDER BY id LIMIT ?2");
+    if (src != SQLITE_OK)
+        return earshot__store_db_fail(s, src, "cannot read the outbox");
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int(st, 2, max > 0 ? max : 1000);
+    int rc = EARSHOT_OK;
+    while ((src = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2), user)) {
+            rc = EARSHOT_STOPPED;
+            break;
+        }
+    if (rc == EARSHOT_OK && src != SQLITE_DONE)
+        rc = earshot__store_db_fail(s, src, "cannot read the outbox");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int earshot_outbox_sent(earshot_store *s, int64_t id)
+{
+    if (!s || !s->db)
+        return EARSHOT_MISUSE;
+    char at[32];
+    earshot__now_iso(at, sizeof at, time(NULL));
+    sqlite3_stmt *st;
+    int src = earshot__store_prep(s, &st, "DELETE FROM outbox WHERE id = ?1 AND session_id IS NOT NULL");
+    if (src == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    if (src == SQLITE_OK &&
+        (src = earshot__store_prep(s, &st, "UPDATE outbox SET sent_at = ?2 WHERE id = ?1 AND "
+                                           "sent_at IS NULL")) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, at, -1, SQLITE_STATIC);
+        src = sqlite3_step(st);
+        src = src == SQLITE_DONE ? SQLITE_OK : src;
+    }
+    sqlite3_finalize(st);
+    return src == SQLITE_OK ? EARSHOT_OK : earshot__store_db_fail(s, src, "cannot mark an event sent");
+}
+
+int64_t earshot_outbox_count(earshot_store *s, const char *topic, int unsent_only)
+{
+    if (!s || !s->db)
+        return -1;
+    sqlite3_stmt *st;
+    int64_t n = -1;
+    if (earshot__store_prep(s, &st, "SELECT count(*) FROM outbox WHERE (?1 IS NULL OR topic = ?1) "
+                                    "AND (?2 = 0 OR sent_at IS NULL)") == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, unsent_only);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+int64_t earshot_outbox_dropped(earshot_store *s)
+{
+    if (!s || !s->db)
+        return -1;
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (earshot__store_prep(s, &st, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                                    "'outbox_dropped'") == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
 }

@@ -207,7 +207,7 @@ static void test_consent_matrix(void **state)
     struct stat st;
     assert_int_equal(stat(db, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
-    assert_int_equal(sql_int("PRAGMA user_version"), 7);
+    assert_int_equal(sql_int("PRAGMA user_version"), 8);
     char *mode = sql_text("PRAGMA journal_mode");
     assert_string_equal(mode, "wal");
     free(mode);
@@ -657,7 +657,7 @@ static void test_migrations(void **state)
     close(fd);
     earshot_store *s = open_db(-1, 0);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 7);
+    assert_int_equal(sql_int("PRAGMA user_version"), 8);
     assert_int_equal(sql_int("SELECT count(*) FROM audit"), 0);
 
     /* From version 1, keeping its rows. */
@@ -670,7 +670,7 @@ static void test_migrations(void **state)
     int64_t n = session_with(s, "new-kiosk", "the lifts were broken");
     assert_true(n > 1);
     earshot_store_close(s);
-    assert_int_equal(sql_int("PRAGMA user_version"), 7);
+    assert_int_equal(sql_int("PRAGMA user_version"), 8);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances"), 2);
     assert_int_equal(sql_int("SELECT count(*) FROM utterances WHERE text = "
                              "'the toilets were dirty' AND model_hash IS NULL"), 1);
