@@ -213,7 +213,9 @@ fuzz: $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 demo:
 	@pkg-config --exists $(PKGS) $(BIN_PKGS) cmocka && test -d /usr/share/pocketsphinx/model/en-us/en-us \
 	  && test -x /usr/lib/sphinxtrain/bw \
-	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium python3; do \
+	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  && (for c in flite sox pocketsphinx_continuous sqlite3 jackd sndfile-jackplay chromium chromedriver python3 \
+	        mosquitto mosquitto_sub mosquitto_pub systemd-analyze groff; do \
 	        command -v $$c >/dev/null || exit 1; done) \
 	  || bash .ci/install-deps
 	@$(MAKE) --no-print-directory all

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""bench/wyoming.py - what a Home Assistant user waits for: the time from
+`audio-stop` to `transcript` and to `intent` on `earshot serve --wyoming`,
+with the audio streamed in real time as a satellite does (1024-frame
+chunks, paced), against the same files through `earshot transcribe`
+(wall time per file, start-up included: what a one-shot caller pays).
+Also the server's memory idle and with 1 and 4 connections open.
+
+    python3 bench/wyoming.py [BIN] [WAV...]
+      (default: build/earshot, the first 12 files of build/testdata/dev)
+
+A figure, not a test: printed, never asserted."""
+import glob, json, os, socket, statistics, subprocess, sys, time, wave
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else "build/earshot"
+WAVS = sys.argv[2:] or sorted(glob.glob("build/testdata/dev/dev*.wav"))[:12]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def send(s, typ, data=None, payload=b""):
+    d = json.dumps(data or {}).encode()
+    hdr = {"type": typ, "data_length": len(d), "payload_length": len(payload)}
+    s.sendall(json.dumps(hdr).encode() + b"\n" + d + payload)
+
+
+def recv(f):
+    line = f.readline()
+    if not line:
+        return None
+    h = json.loads(line)
+    data = h.get("data") or {}
+    if h.get("data_length"):
+        data.update(json.loads(f.read(h["data_length"])))
+    if h.get("payload_length"):
+        f.read(h["payload_length"])
+    return h["type"], data
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+    return 0
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
+def one(port, path):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(120)
+    f = s.makefile("rb")
+    w = wave.open(path)
+    fmt = {"rate": w.getframerate(), "width": w.getsampwidth(), "channels": w.getnchannels()}
+    send(s, "transcribe", {"language": "en-us"})
+    send(s, "audio-start", fmt)
+    t0 = time.monotonic()
+    sent = 0
+    while True:
+        b = w.readframes(1024)
+        if not b:
+            break
+        send(s, "audio-chunk", fmt, b)
+        sent += 1024
+        ahead = t0 + sent / fmt["rate"] - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+    send(s, "audio-stop")
+    stop = time.monotonic()
+    to_transcript = to_intent = None
+    while True:
+        ev = recv(f)
+        if ev is None:
+            break
+        if ev[0] == "transcript" and to_transcript is None:
+            to_transcript = time.monotonic() - stop
+        if ev[0] in ("intent", "not-recognized"):
+            to_intent = time.monotonic() - stop
+            break
+    s.close()
+    return to_transcript, to_intent
+
+
+def main():
+    port = free_port()
+    p = subprocess.Popen([BIN, "serve", "--wyoming", "tcp://127.0.0.1:%d" % port, "--max-clients", "8"],
+                         stderr=subprocess.PIPE, text=True)
+    p.stderr.readline()
+    try:
+        idle = rss_kb(p.pid)
+        tr, it = [], []
+        one(port, WAVS[0])  # warm: the first connection loads the decoder
+        for w in WAVS:
+            a, b = one(port, w)
+            if a is not None:
+                tr.append(a)
+            if b is not None:
+                it.append(b)
+        # Memory per open connection: connections that have started audio.
+        conns = []
+        mem = {}
+        for k in (1, 4):
+            while len(conns) < k:
+                s = socket.create_connection(("127.0.0.1", port))
+                send(s, "transcribe", {"language": "en-us"})
+                send(s, "audio-start", {"rate": 16000, "width": 2, "channels": 1})
+                send(s, "audio-chunk", {"rate": 16000, "width": 2, "channels": 1}, b"\0\0" * 16000)
+                conns.append(s)
+            time.sleep(3)
+            mem[k] = rss_kb(p.pid)
+        for s in conns:
+            s.close()
+    finally:
+        p.terminate()
+        p.wait()
+    one_shot = []
+    for w in WAVS:
+        t = time.monotonic()
+        subprocess.run([BIN, "transcribe", w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        one_shot.append(time.monotonic() - t)
+    ms = lambda v: "%.0f ms" % (v * 1000)
+    print("files: %d (%s ...)" % (len(WAVS), WAVS[0]))
+    print("wyoming audio-stop -> transcript: median %s, p95 %s" % (ms(statistics.median(tr)), ms(pct(tr, 0.95))))
+    print("wyoming audio-stop -> intent:     median %s, p95 %s" % (ms(statistics.median(it)), ms(pct(it, 0.95))))
+    print("earshot transcribe FILE (wall, start-up included): median %s, p95 %s"
+          % (ms(statistics.median(one_shot)), ms(pct(one_shot, 0.95))))
+    print("server RSS: idle %.0f MB; 1 connection %.0f MB; 4 connections %.0f MB (%.0f MB per extra connection)"
+          % (idle / 1024, mem[1] / 1024, mem[4] / 1024, (mem[4] - mem[1]) / 3 / 1024))
+
+
+if __name__ == "__main__":
+    main()
