@@ -16,31 +16,9 @@ BIN = sys.argv[1] if len(sys.argv) > 1 else "build/earshot"
 WAVS = sys.argv[2:] or sorted(glob.glob("build/testdata/dev/dev*.wav"))[:12]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def send(s, typ, data=None, payload=b""):
-    d = json.dumps(data or {}).encode()
-    hdr = {"type": typ, "data_length": len(d), "payload_length": len(payload)}
-    s.sendall(json.dumps(hdr).encode() + b"\n" + d + payload)
-
-
-def recv(f):
-    line = f.readline()
-    if not line:
-        return None
-    h = json.loads(line)
-    data = h.get("data") or {}
-    if h.get("data_length"):
-        data.update(json.loads(f.read(h["data_length"])))
-    if h.get("payload_length"):
-        f.read(h["payload_length"])
-    return h["type"], data
+# The protocol client of the test (one header line, data, payload).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from test_wyoming import free_port, recv, send  # noqa: E402
 
 
 def rss_kb(pid):
