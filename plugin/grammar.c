@@ -6,6 +6,7 @@
  * indexes those sequences and the domain language model counts them. */
 #include "array.h"
 #include "grammar.h"
+#include "hash.h"
 #include "redact.h"
 
 #include <ctype.h>
@@ -95,19 +96,9 @@ static void diagf(earshot__grammar *g, int file, int line, int col, const char *
 }
 
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static size_t hash_str(const char *s, size_t len)
 {
-    return (size_t)fnv1a(14695981039346656037ull, s, len);
+    return (size_t)earshot__fnv1a(EARSHOT_FNV_SEED, s, len);
 }
 
 static int vocab_find(const earshot__grammar *g, const char *w, size_t len)
@@ -839,7 +830,7 @@ static int read_file(earshot__grammar *g, const char *path, int file)
     ssize_t len;
     int lineno = 0;
     long file_bytes = 0;
-    g->hash = fnv1a(g->hash, g->files[file], strlen(g->files[file]) + 1);
+    g->hash = earshot__fnv1a(g->hash, g->files[file], strlen(g->files[file]) + 1);
     while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
         /* A file that grows while read (or a /proc file, size 0) is held
@@ -851,7 +842,7 @@ static int read_file(earshot__grammar *g, const char *path, int file)
                   MAX_FILE_BYTES / (1024 * 1024));
             break;
         }
-        g->hash = fnv1a(g->hash, line, (size_t)len);
+        g->hash = earshot__fnv1a(g->hash, line, (size_t)len);
         /* Comments run from '#' to the end of the line. */
         char *hash = strchr(line, '#');
         if (hash)
@@ -1031,7 +1022,7 @@ earshot__grammar *earshot__grammar_load(const char *dir, earshot__diag_fn diag, 
     }
     g->diag = diag;
     g->user = user;
-    g->hash = 14695981039346656037ull;
+    g->hash = EARSHOT_FNV_SEED;
     struct dirent **list = NULL;
     int n = scandir(dir, &list, is_grammar_file, by_name);
     if (n < 0) {

@@ -6,6 +6,7 @@
 #include "array.h"
 #include "earshot.h"
 #include "grammar.h"
+#include "hash.h"
 #include "redact.h"
 
 #include <ctype.h>
@@ -15,15 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-/* FNV-1a, as grammar.c hashes its vocabulary. */
 static size_t hash_str(const char *s, size_t len)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
+    return (size_t)earshot__fnv1a(EARSHOT_FNV_SEED, s, len);
 }
 
 typedef struct check_ctx {

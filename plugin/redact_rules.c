@@ -6,6 +6,7 @@
  * first, earshot__redact_check() lists them all. */
 #include "array.h"
 #include "earshot.h"
+#include "hash.h"
 #include "redact_rules.h"
 
 #include <errno.h>
@@ -36,12 +37,7 @@ size_t earshot__rules_normalize(const char *s, size_t len, char *out)
 
 static size_t hash_bytes(const char *s, size_t len)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
+    return (size_t)earshot__fnv1a(EARSHOT_FNV_SEED, s, len);
 }
 
 /* Declared in redact_rules.h. */
