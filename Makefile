@@ -49,6 +49,7 @@ TEST_BIN := $(TESTS:%=$(B)/tests/%)
 SCRIPT_TESTS := tests/test_wyoming.py tests/test_fleet.sh
 # tests/test_report_html.py makes its database with the report bench.
 TEST_TOOLS := $(B)/bench/report_bench
+TEST_TOOLS += $(B)/bench/fleet_pub
 SCRIPT_TESTS += tests/test_report_html.py tests/test_systemd.sh tests/test_mqtt.py
 EXAMPLES := $(B)/examples/feed_pcm
 
@@ -157,6 +158,11 @@ $(B)/bench/latency: $(B)/bench/latency.o $(B)/libearshot.a
 
 $(B)/bench/report_bench: $(B)/bench/report_bench.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The simulated kiosks of bench/fleet.sh (libmosquitto, a bench tool only).
+$(B)/bench/fleet_pub: bench/fleet_pub.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmosquitto) $< -o $@ $(LDFLAGS) $(shell pkg-config --libs libmosquitto)
 
 $(B)/bench/answer_search: $(B)/bench/answer_search.o $(B)/libearshot.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -113,4 +113,102 @@ sleep 1
 [ "$(q 'SELECT count(*) FROM figures')" = "$figs" ] || fail "figures doubled or lost after restart"
 got=$(q "SELECT n FROM figures WHERE db_id='$id2' AND tbl='overview' AND cell='utterances'")
 [ "$got" = "$want" ] || fail "corrected day not applied: $got != $want"
-echo "test_fleet: ok (3 kiosks, $figs figures; duplicate, replay, malformed, oversized, SIGKILL, correction)"
+
+# A row twice in one table: skipped (PostgreSQL's key would refuse it and
+# stop the collector, and the broker would resend it for ever).
+python3 - "$tmp/k3.json" "$tmp/k3dup.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+rows = r["sections"]["intents"]
+assert rows, "the sample has an intent row"
+rows.append(dict(rows[0]))
+json.dump(r, open(sys.argv[2], "w"))
+PY
+id3=$(cat "$tmp/k3.id")
+mosquitto_pub -p "$MQPORT" -q 1 -t "earshot/fleet/shop3/$id3/$day" -f "$tmp/k3dup.json"
+for _ in $(seq 50); do grep -q 'twice' "$tmp/col.log" && break; sleep 0.1; done
+grep -q "sections.intents: the row .* twice" "$tmp/col.log" || fail "duplicate row not skipped: $(tail -3 "$tmp/col.log")"
+kill -0 "$COL" || fail "collector died on a duplicate row"
+[ "$(q 'SELECT count(*) FROM figures')" = "$figs" ] || fail "figures changed after a duplicate row"
+
+# A kiosk offline for 3 days (the broker stopped) catches up with
+# `earshot publish` when it returns; the collector reconnects by itself.
+"$E" transcribe --db "$tmp/k9.db" --consent granted "$here/examples/sample.wav" >/dev/null 2>&1 \
+  || "$E" transcribe --db "$tmp/k9.db" "$here/examples/sample.wav" >/dev/null
+for _ in 1 2; do "$E" transcribe --db "$tmp/k9.db" "$here/examples/sample.wav" >/dev/null 2>&1; done
+days9=$(python3 - "$tmp/k9.db" <<'PY'
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+n = con.execute("select count(*) from sessions").fetchone()[0]
+assert n == 3, "three sessions, got %d" % n
+# one session on each of the three days before today
+con.execute("update sessions set started_at = replace(started_at, substr(started_at,1,10),"
+            " date('now', '-' || id || ' days'))")
+con.execute("update utterances set heard_at = replace(heard_at, substr(heard_at,1,10),"
+            " (select substr(started_at,1,10) from sessions s where s.id = session_id))")
+con.commit()
+print(" ".join(r[0] for r in con.execute("select distinct substr(started_at,1,10) from sessions order by 1")))
+PY
+)
+[ "$(wc -w <<<"$days9")" = 3 ] || fail "kiosk 9 has not 3 days: $days9"
+p0=$(q 'SELECT count(*) FROM periods')
+kill "$MQ"; wait "$MQ" 2>/dev/null || true; MQ=
+set +e
+"$E" publish --db "$tmp/k9.db" --mqtt "mqtt://127.0.0.1:$MQPORT" --site shop9 --timeout 2 2>"$tmp/pub.err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "publish with the broker down: exit $rc (want 1): $(cat "$tmp/pub.err")"
+grep -q "3 messages not acknowledged" "$tmp/pub.err" || fail "publish did not say what it kept: $(cat "$tmp/pub.err")"
+[ "$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from outbox where sent_at is null and topic like 'earshot/fleet/%'\").fetchone()[0])" "$tmp/k9.db")" = 3 ] \
+  || fail "the 3 days are not kept in the kiosk's outbox"
+nsub=$(grep -c subscribed "$tmp/col.log")
+mosquitto -c "$tmp/mq.conf" >>"$tmp/mq.log" 2>&1 & MQ=$!
+for _ in $(seq 100); do [ "$(grep -c subscribed "$tmp/col.log")" -gt "$nsub" ] && break; sleep 0.1; done
+[ "$(grep -c subscribed "$tmp/col.log")" -gt "$nsub" ] || fail "collector did not resubscribe: $(tail -3 "$tmp/col.log")"
+"$E" publish --db "$tmp/k9.db" --mqtt "mqtt://127.0.0.1:$MQPORT" --site shop9 --timeout 20 2>"$tmp/pub.err" \
+  || fail "publish after the broker returned: $(cat "$tmp/pub.err")"
+wait_rows $((p0 + 3))
+first=${days9%% *}; last=${days9##* }
+"$E" report --db "$tmp/k9.db" --format json --min-group 1 --utc --since "$first" --until "$last" --out "$tmp/merge.json"
+"$E" report --pg "$PG" --site shop9 --min-group 1 --format json --out "$tmp/fleet.json"
+cmp_reports "$tmp/merge.json" "$tmp/fleet.json" || fail "kiosk 9's 3 days at head office != its own report of the 3 days"
+
+# SIGKILL mid-batch: 600 busy days queued while the collector is away; it
+# is killed while it drains them, restarted, and every day is there once.
+kill "$COL"; wait "$COL" 2>/dev/null || true; COL=
+B=$(dirname "$E")
+"$B/bench/report_bench" "$tmp" "$here/../shared/eval/dev/utterances.tsv" 20000 >/dev/null
+bday=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select substr(started_at,1,10) d from sessions group by d order by count(*) desc limit 1').fetchone()[0])" "$tmp/report.db")
+"$E" report --db "$tmp/report.db" --format json --min-group 1 --utc --since "$bday" --until "$bday" --out "$tmp/busy.json"
+p0=$(q 'SELECT count(*) FROM periods'); f0=$(q 'SELECT count(*) FROM figures')
+[ "$("$B/bench/fleet_pub" 127.0.0.1 "$MQPORT" "$tmp/busy.json" 20 30 2025-01-01)" = 600 ] || fail "fleet_pub did not publish 600"
+# Three kills, each a moment after a batch was seen committed: the next
+# batch is being read and stored then, its acknowledgements held back.
+prev=$p0; mid=
+for _ in 1 2 3; do
+  start_collector
+  for _ in $(seq 600); do [ "$(q 'SELECT count(*) FROM periods')" -gt "$prev" ] && break; sleep 0.02; done
+  sleep 0.1
+  kill -9 "$COL"; wait "$COL" 2>/dev/null || true; COL=
+  prev=$(q 'SELECT count(*) FROM periods'); mid=${mid:-$prev}
+done
+[ "$mid" -gt "$p0" ] && [ "$mid" -lt $((p0 + 600)) ] || fail "not killed mid-way: $((mid - p0)) of 600 stored"
+start_collector
+wait_rows $((p0 + 600))
+sleep 1
+[ "$(q 'SELECT count(*) FROM periods')" = $((p0 + 600)) ] || fail "periods after SIGKILL mid-batch"
+per=$(python3 - "$tmp/busy.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["sections"]["overview"]["utterances"]["n"])
+PY
+)
+got=$(q "SELECT sum(n) FROM figures WHERE db_id LIKE '0000%' AND tbl='overview' AND cell='utterances'")
+[ "$got" = $((600 * per)) ] || fail "utterances after SIGKILL mid-batch: $got, want $((600 * per))"
+nf=$(q "SELECT count(*) FROM figures WHERE db_id LIKE '0000%'")
+[ $((nf % 600)) = 0 ] && [ "$(q 'SELECT count(*) FROM figures')" = $((f0 + nf)) ] || fail "figures after SIGKILL mid-batch: $nf"
+# Under SANITIZE=1 the collector's reports land in its log: any is a failure.
+kill "$COL"; wait "$COL" 2>/dev/null || true; COL=
+! grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$tmp/col.log" || fail "sanitizer report in the collector's log"
+grep -q "stored, .* (.* transactions)" "$tmp/col.log" || fail "collector did not stop cleanly on SIGTERM"
+echo "test_fleet: ok (3 kiosks, $figs figures; duplicate, replay, malformed, oversized, duplicate row, SIGKILL, correction; a kiosk 3 days offline caught up; 3 SIGKILLs while draining 600, the first after $((mid - p0)))"
