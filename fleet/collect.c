@@ -397,8 +397,13 @@ static int store(collector *c, const parsed *p, const void *payload, int len)
                          p->since, p->until, p->channel, p->from, p->to, NULL};
     int lens[13] = {0, 0, 0, len};
     int fmts[13] = {0, 0, 0, 1};
+    /* old: the day's site before this report (for the site rollup's
+     * subtraction when a corrected day moves a kiosk to another site); read
+     * in the statement's snapshot, before its upsert. */
     PGresult *r = run(c, "upsert the day",
-                      "INSERT INTO periods (db_id, period, site, hash, min_group, timezone,"
+                      "WITH old AS (SELECT site FROM periods WHERE db_id = $1 AND"
+                      " period = $2::date)"
+                      " INSERT INTO periods (db_id, period, site, hash, min_group, timezone,"
                       " generator, filter_since, filter_until, filter_channel, period_from,"
                       " period_to)"
                       " VALUES ($1, $2::date, $3, encode(sha256($4::bytea), 'hex'), $5::integer,"
@@ -412,7 +417,7 @@ static int store(collector *c, const parsed *p, const void *payload, int len)
                       " period_from = EXCLUDED.period_from, period_to = EXCLUDED.period_to,"
                       " received_at = now()"
                       " WHERE periods.hash <> EXCLUDED.hash"
-                      " RETURNING (xmax = 0)",
+                      " RETURNING (xmax = 0), (SELECT site FROM old)",
                       12, v, lens, fmts, PGRES_TUPLES_OK);
     int outcome;
     if (PQntuples(r) == 0) {
@@ -420,6 +425,13 @@ static int store(collector *c, const parsed *p, const void *payload, int len)
     } else {
         outcome = !strcmp(PQgetvalue(r, 0, 0), "t") ? 1 : 2;
         if (outcome == 2) {
+            /* The old figures leave the site rollup, then the tables. */
+            const char *ov[3] = {p->db_id, p->day, PQgetvalue(r, 0, 1)};
+            PQclear(run(c, "drop the old day",
+                        "INSERT INTO batch_delta SELECT $3, period, tbl, key1, key2, cell, -n,"
+                        " -sessions, -1, -(flags & 1), -((flags >> 1) & 1) FROM figures"
+                        " WHERE db_id = $1 AND period = $2::date", 3, ov,
+                        NULL, NULL, PGRES_COMMAND_OK));
             PQclear(run(c, "drop the old day",
                         "DELETE FROM figures WHERE db_id = $1 AND period = $2::date", 2, v,
                         NULL, NULL, PGRES_COMMAND_OK));
@@ -427,13 +439,17 @@ static int store(collector *c, const parsed *p, const void *payload, int len)
                         "DELETE FROM quotes WHERE db_id = $1 AND period = $2::date", 2, v,
                         NULL, NULL, PGRES_COMMAND_OK));
         }
-        const char *fv[3] = {p->db_id, p->day, figs};
+        /* The report's figures, and the same rows for the site rollup
+         * (applied once per batch, in flush()): one parse of the JSON. */
+        const char *fv[4] = {p->db_id, p->day, figs, p->site};
         PQclear(run(c, "insert figures",
-                    "INSERT INTO figures (db_id, period, tbl, key1, key2, cell, n, sessions,"
-                    " flags) SELECT $1, $2::date, t, a, b, c, n, s, f"
-                    " FROM jsonb_to_recordset($3::jsonb)"
-                    " AS x(t text, a text, b text, c text, n bigint, s bigint, f smallint)",
-                    3, fv, NULL, NULL, PGRES_COMMAND_OK));
+                    "WITH x AS (SELECT * FROM jsonb_to_recordset($3::jsonb)"
+                    " AS x(t text, a text, b text, c text, n bigint, s bigint, f smallint)),"
+                    " ins AS (INSERT INTO figures (db_id, period, tbl, key1, key2, cell, n,"
+                    " sessions, flags) SELECT $1, $2::date, t, a, b, c, n, s, f FROM x)"
+                    " INSERT INTO batch_delta SELECT $4, $2::date, t, a, b, c, n, s, 1, f & 1,"
+                    " (f >> 1) & 1 FROM x",
+                    4, fv, NULL, NULL, PGRES_COMMAND_OK));
         if (json_array_size(p->quotes)) {
             fv[2] = quotes;
             PQclear(run(c, "insert quotes",
@@ -487,6 +503,25 @@ static void flush(collector *c)
     int outcome[BATCH_MAX];
     for (size_t i = 0; i < batch_n; i++)
         outcome[i] = store(c, &batch[i].p, batch[i].payload, batch[i].len);
+    /* The batch's figures into the per-site, per-day rollup the fleet
+     * report reads: summed first, then each rollup row updated once and in
+     * key order, so collectors sharing the subscription never deadlock on
+     * them. A row no report counts any more goes. */
+    PQclear(run(c, "update the site rollup",
+                "INSERT INTO site_figures SELECT site, period, tbl, key1, key2, cell, sum(n),"
+                " sum(sessions), sum(inputs), sum(unknown), sum(partial) FROM batch_delta"
+                " GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+                " ON CONFLICT (site, period, tbl, key1, key2, cell) DO UPDATE SET"
+                " n = site_figures.n + EXCLUDED.n,"
+                " sessions = site_figures.sessions + EXCLUDED.sessions,"
+                " inputs = site_figures.inputs + EXCLUDED.inputs,"
+                " unknown = site_figures.unknown + EXCLUDED.unknown,"
+                " partial = site_figures.partial + EXCLUDED.partial",
+                0, NULL, NULL, NULL, PGRES_COMMAND_OK));
+    PQclear(run(c, "update the site rollup",
+                "DELETE FROM site_figures r USING (SELECT DISTINCT site, period FROM batch_delta)"
+                " d WHERE r.site = d.site AND r.period = d.period AND r.inputs = 0",
+                0, NULL, NULL, NULL, PGRES_COMMAND_OK));
     PQclear(run(c, "commit", "COMMIT", 0, NULL, NULL, NULL, PGRES_COMMAND_OK));
     for (size_t i = 0; i < batch_n; i++) {
         pending *e = &batch[i];
@@ -712,6 +747,15 @@ int earshot_cmd_collect(int argc, char **argv)
     collector c = {.max_bytes = (size_t)max_bytes, .verbose = verbose, .last = time(NULL)};
     if (!(c.pg = earshot__fleet_connect("collect", pgurl)))
         return 1;
+    /* A batch's contributions to the site rollup, emptied at each commit. */
+    if (!earshot__fleet_exec("collect", c.pg,
+                             "CREATE TEMP TABLE batch_delta (site text, period date, tbl text,"
+                             " key1 text, key2 text, cell text, n bigint, sessions bigint,"
+                             " inputs integer, unknown integer, partial integer)"
+                             " ON COMMIT DELETE ROWS")) {
+        PQfinish(c.pg);
+        return 1;
+    }
 
     mosquitto_lib_init();
     /* clean_session false: the broker keeps the subscription and every

@@ -107,10 +107,16 @@ static json_t *fleet_json(PGconn *pg, const char *const *v)
     PQclear(r);
     /* Merge's rule for a figure some input had suppressed (unknown): all
      * unknown stays unknown; otherwise the sum is a lower bound. */
+    /* From the per-site rollup (the collector keeps it), filtered as sel
+     * filters the kiosks' days. */
     r = query(pg, "SELECT tbl, key1, key2, cell, sum(n)::bigint, sum(sessions)::bigint,"
-                  " bool_or(flags & 1 <> 0), bool_and(flags & 1 <> 0), bool_or(flags & 2 <> 0)"
-                  " FROM figures JOIN sel USING (db_id, period)"
-                  " GROUP BY tbl, key1, key2, cell ORDER BY tbl, key1, key2", v);
+                  " sum(unknown) > 0, sum(unknown) = sum(inputs), sum(partial) > 0"
+                  " FROM site_figures f LEFT JOIN sites s ON s.site = f.site"
+                  " WHERE ($1::text IS NULL OR f.site = $1) AND ($2::text IS NULL OR s.region = $2)"
+                  " AND ($3::date IS NULL OR f.period >= $3::date)"
+                  " AND ($4::date IS NULL OR f.period <= $4::date)"
+                  " GROUP BY tbl, key1, key2, cell HAVING sum(inputs) > 0"
+                  " ORDER BY tbl, key1, key2", v);
     if (!r)
         goto fail;
     for (int i = 0; i < PQntuples(r); i++) {

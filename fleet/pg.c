@@ -64,6 +64,29 @@ static const char *const migrations[] = {
      * day is replaced. */
     "ALTER TABLE figures DROP CONSTRAINT IF EXISTS figures_db_id_period_fkey;"
     "ALTER TABLE quotes DROP CONSTRAINT IF EXISTS quotes_db_id_period_fkey;",
+    /* 3: the figures summed per site and day, kept by the collector in the
+     * transaction that stores the reports. The fleet report reads this
+     * instead of every kiosk's rows: 1,000 kiosks in 50 shops make it 20
+     * times smaller. inputs/unknown/partial count the kiosk rows and their
+     * flags, so merge's rules (all suppressed stays suppressed, some makes
+     * "at least") come out as they would from the kiosk rows. */
+    "CREATE TABLE site_figures ("
+    "  site text NOT NULL,"
+    "  period date NOT NULL,"
+    "  tbl text NOT NULL,"
+    "  key1 text NOT NULL,"
+    "  key2 text NOT NULL,"
+    "  cell text NOT NULL,"
+    "  n bigint NOT NULL,"
+    "  sessions bigint NOT NULL,"
+    "  inputs integer NOT NULL,"
+    "  unknown integer NOT NULL,"
+    "  partial integer NOT NULL,"
+    "  PRIMARY KEY (site, period, tbl, key1, key2, cell));"
+    "INSERT INTO site_figures SELECT p.site, f.period, f.tbl, f.key1, f.key2, f.cell,"
+    "  sum(f.n), sum(f.sessions), count(*), count(*) FILTER (WHERE f.flags & 1 <> 0),"
+    "  count(*) FILTER (WHERE f.flags & 2 <> 0)"
+    "  FROM figures f JOIN periods p USING (db_id, period) GROUP BY 1, 2, 3, 4, 5, 6;",
 };
 
 int earshot__fleet_exec(const char *cmd, PGconn *pg, const char *sql)

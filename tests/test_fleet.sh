@@ -114,6 +114,40 @@ sleep 1
 got=$(q "SELECT n FROM figures WHERE db_id='$id2' AND tbl='overview' AND cell='utterances'")
 [ "$got" = "$want" ] || fail "corrected day not applied: $got != $want"
 
+# The per-site rollup the fleet report reads equals the kiosks' figures
+# summed per site and day, row for row.
+rollup_ok() {
+  local bad
+  bad=$(q "SELECT count(*) FROM (SELECT p.site, f.period, f.tbl, f.key1, f.key2, f.cell,
+             sum(f.n) AS n, sum(f.sessions) AS s, count(*) AS i,
+             count(*) FILTER (WHERE f.flags & 1 <> 0) AS u
+           FROM figures f JOIN periods p USING (db_id, period) GROUP BY 1, 2, 3, 4, 5, 6) a
+         FULL JOIN site_figures r USING (site, period, tbl, key1, key2, cell)
+         WHERE a.n IS DISTINCT FROM r.n OR a.s IS DISTINCT FROM r.sessions
+            OR a.i IS DISTINCT FROM r.inputs OR a.u IS DISTINCT FROM r.unknown")
+  [ "$bad" = 0 ] || fail "site rollup differs from the kiosks' figures in $bad rows ($1)"
+}
+rollup_ok "after a correction"
+# A corrected day that moves the kiosk to another site: its figures leave
+# shop2's rollup and join shop2b's; the fleet report follows.
+python3 - "$tmp/k2b.json" "$tmp/k2c.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["sections"]["overview"]["utterances"]["n"] += 1
+json.dump(r, open(sys.argv[2], "w"))
+PY
+mosquitto_pub -p "$MQPORT" -q 1 -t "earshot/fleet/shop2b/$id2/$day" -f "$tmp/k2c.json"
+for _ in $(seq 100); do [ "$(q "SELECT site FROM periods WHERE db_id='$id2'")" = shop2b ] && break; sleep 0.1; done
+[ "$(q "SELECT site FROM periods WHERE db_id='$id2'")" = shop2b ] || fail "the day did not move to shop2b"
+rollup_ok "after a site move"
+[ "$(q "SELECT count(*) FROM site_figures WHERE site = 'shop2'")" = 0 ] || fail "shop2 keeps rollup rows"
+"$E" report merge "$tmp/k1.json" "$tmp/k2c.json" "$tmp/k3.json" --min-group 1 --format json --out "$tmp/merge.json"
+"$E" report --pg "$PG" --min-group 1 --format json --out "$tmp/fleet.json"
+cmp_reports "$tmp/merge.json" "$tmp/fleet.json" || fail "fleet report after the corrections != merge"
+"$E" report merge "$tmp/k2c.json" --min-group 1 --format json --out "$tmp/merge.json"
+"$E" report --pg "$PG" --site shop2b --min-group 1 --format json --out "$tmp/fleet.json"
+cmp_reports "$tmp/merge.json" "$tmp/fleet.json" || fail "shop2b's report != the moved kiosk's day"
+
 # A row twice in one table: skipped (PostgreSQL's key would refuse it and
 # stop the collector, and the broker would resend it for ever).
 python3 - "$tmp/k3.json" "$tmp/k3dup.json" <<'PY'
@@ -207,6 +241,7 @@ got=$(q "SELECT sum(n) FROM figures WHERE db_id LIKE '0000%' AND tbl='overview' 
 [ "$got" = $((600 * per)) ] || fail "utterances after SIGKILL mid-batch: $got, want $((600 * per))"
 nf=$(q "SELECT count(*) FROM figures WHERE db_id LIKE '0000%'")
 [ $((nf % 600)) = 0 ] && [ "$(q 'SELECT count(*) FROM figures')" = $((f0 + nf)) ] || fail "figures after SIGKILL mid-batch: $nf"
+rollup_ok "after the SIGKILLs"
 # Under SANITIZE=1 the collector's reports land in its log: any is a failure.
 kill "$COL"; wait "$COL" 2>/dev/null || true; COL=
 ! grep -E "AddressSanitizer|LeakSanitizer|runtime error:" "$tmp/col.log" || fail "sanitizer report in the collector's log"
