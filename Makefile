@@ -51,6 +51,7 @@ SCRIPT_TESTS := tests/test_wyoming.py tests/test_fleet.sh
 TEST_TOOLS := $(B)/bench/report_bench
 TEST_TOOLS += $(B)/bench/fleet_pub
 SCRIPT_TESTS += tests/test_report_html.py tests/test_systemd.sh tests/test_mqtt.py
+SCRIPT_TESTS += tests/test_serve_device.py
 EXAMPLES := $(B)/examples/feed_pcm
 
 .PHONY: all lib demo test bench fuzz install uninstall clean deps check-deps testdata

@@ -10,7 +10,7 @@ Also the server's memory idle and with 1 and 4 connections open.
       (default: build/earshot, the first 12 files of build/testdata/dev)
 
 A figure, not a test: printed, never asserted."""
-import glob, json, os, socket, statistics, subprocess, sys, time, wave
+import glob, json, os, socket, statistics, subprocess, sys, threading, time, wave
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else "build/earshot"
 WAVS = sys.argv[2:] or sorted(glob.glob("build/testdata/dev/dev*.wav"))[:12]
@@ -69,14 +69,22 @@ def one(port, path):
     return to_transcript, to_intent
 
 
-def main():
+def server():
     port = free_port()
     p = subprocess.Popen([BIN, "serve", "--wyoming", "tcp://127.0.0.1:%d" % port, "--max-clients", "8"],
                          stderr=subprocess.PIPE, text=True)
-    p.stderr.readline()
+    line = p.stderr.readline()
+    if "serving Wyoming" not in line:
+        sys.exit("bench/wyoming.py: the server did not start: " + line.strip())
+    # Drained, so a chatty server never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
+    return p, port
+
+
+def main():
+    p, port = server()
+    tr, it = [], []
     try:
-        idle = rss_kb(p.pid)
-        tr, it = [], []
         one(port, WAVS[0])  # warm: the first connection loads the decoder
         for w in WAVS:
             a, b = one(port, w)
@@ -84,7 +92,14 @@ def main():
                 tr.append(a)
             if b is not None:
                 it.append(b)
-        # Memory per open connection: connections that have started audio.
+    finally:
+        p.terminate()
+        p.wait()
+    # Memory on a fresh server, so the latency run's freed decoders do not
+    # count: idle, then 1 and 4 connections that have started audio.
+    p, port = server()
+    try:
+        idle = rss_kb(p.pid)
         conns = []
         mem = {}
         for k in (1, 4):
@@ -107,11 +122,15 @@ def main():
         subprocess.run([BIN, "transcribe", w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         one_shot.append(time.monotonic() - t)
     ms = lambda v: "%.0f ms" % (v * 1000)
-    print("files: %d (%s ...)" % (len(WAVS), WAVS[0]))
+    secs = [wave.open(w).getnframes() / wave.open(w).getframerate() for w in WAVS]
+    print("files: %d (%s ...), median %.1f s of audio; %d transcripts, %d intent/not-recognized answers"
+          % (len(WAVS), WAVS[0], statistics.median(secs), len(tr), len(it)))
     print("wyoming audio-stop -> transcript: median %s, p95 %s" % (ms(statistics.median(tr)), ms(pct(tr, 0.95))))
     print("wyoming audio-stop -> intent:     median %s, p95 %s" % (ms(statistics.median(it)), ms(pct(it, 0.95))))
     print("earshot transcribe FILE (wall, start-up included): median %s, p95 %s"
           % (ms(statistics.median(one_shot)), ms(pct(one_shot, 0.95))))
+    print("(transcript and intent are sent together after audio-stop, so their latencies match;"
+          " p95 of %d files is about their maximum)" % len(WAVS))
     print("server RSS: idle %.0f MB; 1 connection %.0f MB; 4 connections %.0f MB (%.0f MB per extra connection)"
           % (idle / 1024, mem[1] / 1024, mem[4] / 1024, (mem[4] - mem[1]) / 3 / 1024))
 

@@ -76,11 +76,25 @@ static void errorf(const char *fmt, ...)
     va_end(ap);
 }
 
-static int usage(const char *fmt, const char *arg)
+/* Where the option being checked came from: a value read from the config
+ * file is reported as FILE:LINE, one line (docs/STYLE.md), since the
+ * command line's usage hint would not help there. */
+static const char *cfg_path;
+static const int *cfg_lines;
+static int usage_at = -1; /* index in serve_main's argv; -1: none */
+
+static int usage(const char *fmt, ...)
 {
-    fputs("earshot serve: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs("\nTry 'earshot serve --help'.\n", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    int line = usage_at >= 0 && cfg_lines ? cfg_lines[usage_at] : 0;
+    if (line > 0)
+        fprintf(stderr, "earshot: %s:%d: ", cfg_path, line);
+    else
+        fputs("earshot serve: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(line > 0 ? "\n" : "\nTry 'earshot serve --help'.\n", stderr);
     return 2;
 }
 
@@ -182,9 +196,11 @@ static int serve_main(int argc, char **argv)
     earshot_config *rcfg = &wcfg.recognizer;
     const char *wyoming = NULL, *db = NULL, *consent = "ask", *device = NULL;
     const char *channel = NULL, *mqtt = NULL;
+    int consent_at = -1, wyoming_at = -1, mqtt_at = -1, retain_at = -1;
     char host[256];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        usage_at = i; /* an option and its value share their line */
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(serve_usage, stdout);
             return 0;
@@ -212,11 +228,11 @@ static int serve_main(int argc, char **argv)
         const char *v = argv[++i];
         const char *n = o->name;
         double num = parse_number(v, 1e7);
-        if (!strcmp(n, "wyoming")) wyoming = v;
+        if (!strcmp(n, "wyoming")) wyoming = v, wyoming_at = i;
         else if (!strcmp(n, "db")) db = v;
-        else if (!strcmp(n, "mqtt")) mqtt = v;
+        else if (!strcmp(n, "mqtt")) mqtt = v, mqtt_at = i;
         else if (!strcmp(n, "channel")) channel = v;
-        else if (!strcmp(n, "consent")) consent = v;
+        else if (!strcmp(n, "consent")) consent = v, consent_at = i;
         else if (!strcmp(n, "device")) device = v;
         else if (!strcmp(n, "grammar")) rcfg->grammar_dir = scfg.grammar_dir = v;
         else if (!strcmp(n, "model")) rcfg->model_dir = v;
@@ -232,11 +248,11 @@ static int serve_main(int argc, char **argv)
             else if (num >= 1000 && num == (int)num) rcfg->model_vocab = (int)num;
             else return usage("--model-vocab is 'full' or a number of words, not '%s'", v);
         } else if (num < 0) {
-            return usage("'%s' is not a positive number", v);
+            return usage("--%s needs a positive number, not '%s'", n, v);
         } else if (!strcmp(n, "max-clients")) {
             if (num != (int)num || num > 256) return usage("--max-clients is 1 to 256, not '%s'", v);
             wcfg.max_clients = (int)num;
-        } else if (!strcmp(n, "retain-days")) scfg.retain_days = (int)num;
+        } else if (!strcmp(n, "retain-days")) scfg.retain_days = (int)num, retain_at = i;
         else if (!strcmp(n, "idle-timeout")) wcfg.idle_timeout = num;
         else if (!strcmp(n, "read-timeout")) wcfg.read_timeout = num;
         else if (!strcmp(n, "rate")) lcfg.rate = (int)num;
@@ -244,20 +260,26 @@ static int serve_main(int argc, char **argv)
         else if (!strcmp(n, "answer-timeout")) lcfg.answer_timeout = num;
         else if (!strcmp(n, "max-seconds")) lcfg.max_seconds = num;
     }
+    usage_at = consent_at;
     if (strcmp(consent, "ask") && strcmp(consent, "granted"))
         return usage("--consent is 'ask' or 'granted', not '%s'", consent);
+    usage_at = -1;
     if (!wyoming && !device)
         return usage("%s", "nothing to serve: give --wyoming tcp://HOST:PORT and/or --device");
+    usage_at = wyoming_at;
     if (wyoming && earshot_wyoming_parse_uri(wyoming, host, sizeof host, &wcfg.port))
         return usage("--wyoming is tcp://HOST:PORT, not '%s'", wyoming);
+    usage_at = retain_at;
     if (!db && scfg.retain_days > 0)
         return usage("%s", "--retain-days needs --db");
+    usage_at = mqtt_at;
     if (mqtt && !db)
         return usage("%s", "--mqtt needs --db (events wait in the database's outbox)");
     char mhost[256];
     int mport;
     if (mqtt && earshot_mqtt_parse_uri(mqtt, mhost, sizeof mhost, &mport))
         return usage("--mqtt is mqtt://HOST:PORT, not '%s'", mqtt);
+    usage_at = -1;
     scfg.path = db;
     scfg.on_log = log_line;
     earshot_mqtt *pub = NULL;
@@ -376,14 +398,19 @@ int earshot_cmd_serve(int argc, char **argv)
             required = 1;
         }
     }
-    int ac = 0;
+    int ac = 0, *lines = NULL;
     char **av = NULL, err[700];
-    if (earshot_config_load(path, required, "serve", serve_options, argc, argv, &ac, &av, err,
-                            sizeof err)) {
+    if (earshot_config_load(path, required, "serve", serve_options, argc, argv, &ac, &av, &lines,
+                            err, sizeof err)) {
         errorf("%s", err);
         return 2;
     }
+    cfg_path = path;
+    cfg_lines = lines;
     int rc = serve_main(ac, av);
+    cfg_lines = NULL;
+    usage_at = -1;
+    free(lines);
     earshot_config_free_argv(ac, av, argc);
     return rc;
 }

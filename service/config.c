@@ -12,9 +12,26 @@ typedef struct cfg_ctx {
     const char *path, *section;
     const earshot_option *opts;
     char **args; /* the file's options, owned */
+    int *lines;  /* the file line of each of args */
     int n, cap;
+    FILE *f;
+    int line, newlines; /* the line inih is on: it passes no line number */
     char err[512];
 } cfg_ctx;
+
+/* inih's reader: fgets, counting lines, so that each option knows the
+ * line it came from and a bad value can be reported as FILE:LINE. */
+static char *read_line(char *str, int num, void *stream)
+{
+    cfg_ctx *c = stream;
+    char *r = fgets(str, num, c->f);
+    if (r) {
+        c->line = c->newlines + 1;
+        if (strchr(r, '\n'))
+            c->newlines++;
+    }
+    return r;
+}
 
 static int push(cfg_ctx *c, const char *s)
 {
@@ -24,10 +41,15 @@ static int push(cfg_ctx *c, const char *s)
         if (!p)
             return -1;
         c->args = p;
+        int *l = realloc(c->lines, sizeof *l * (size_t)cap);
+        if (!l)
+            return -1;
+        c->lines = l;
         c->cap = cap;
     }
     if (!(c->args[c->n] = strdup(s)))
         return -1;
+    c->lines[c->n] = c->line;
     c->n++;
     return 0;
 }
@@ -95,16 +117,18 @@ nomem:
 
 int earshot_config_load(const char *path, int required, const char *section,
                         const earshot_option *opts, int argc, char **argv, int *out_argc,
-                        char ***out_argv, char *err, size_t errlen)
+                        char ***out_argv, int **out_lines, char *err, size_t errlen)
 {
     cfg_ctx c = {.path = path, .section = section, .opts = opts};
     FILE *f = fopen(path, "r");
+    *out_lines = NULL;
     if (!f && (required || errno != ENOENT)) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     if (f) {
-        int rc = ini_parse_file(f, on_key, &c);
+        c.f = f;
+        int rc = ini_parse_stream(read_line, &c, on_key, &c);
         fclose(f);
         if (rc != 0) {
             if (c.err[0] && rc > 0)
@@ -116,26 +140,35 @@ int earshot_config_load(const char *path, int required, const char *section,
             for (int i = 0; i < c.n; i++)
                 free(c.args[i]);
             free(c.args);
+            free(c.lines);
             return -1;
         }
     }
     char **av = malloc(sizeof *av * (size_t)(argc + c.n + 1));
-    if (!av) {
+    int *lines = calloc((size_t)(argc + c.n + 1), sizeof *lines);
+    if (!av || !lines) {
         snprintf(err, errlen, "out of memory");
         for (int i = 0; i < c.n; i++)
             free(c.args[i]);
         free(c.args);
+        free(c.lines);
+        free(av);
+        free(lines);
         return -1;
     }
     av[0] = argv[0];
-    for (int i = 0; i < c.n; i++)
+    for (int i = 0; i < c.n; i++) {
         av[1 + i] = c.args[i];
+        lines[1 + i] = c.lines[i];
+    }
     for (int i = 1; i < argc; i++)
         av[c.n + i] = argv[i];
     av[argc + c.n] = NULL;
     free(c.args);
+    free(c.lines);
     *out_argc = argc + c.n;
     *out_argv = av;
+    *out_lines = lines;
     return 0;
 }
 

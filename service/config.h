@@ -22,10 +22,12 @@ typedef struct earshot_option {
  * "--key value" (or "--key" for a true flag), then argv[1..argc-1].
  * section: the command's name. required 0: a missing file is no error
  * (the default path). Returns 0 and sets *out_argc / *out_argv (free with
- * earshot_config_free_argv), or -1 with "FILE:LINE: what" in err. */
+ * earshot_config_free_argv) and *out_lines (free()): for each of out_argv,
+ * the file line it came from, 0 for the command line's, so a bad value
+ * can be reported as FILE:LINE. Or -1 with "FILE:LINE: what" in err. */
 int earshot_config_load(const char *path, int required, const char *section,
                         const earshot_option *opts, int argc, char **argv, int *out_argc,
-                        char ***out_argv, char *err, size_t errlen);
+                        char ***out_argv, int **out_lines, char *err, size_t errlen);
 void earshot_config_free_argv(int argc, char **argv, int orig_argc);
 
 #endif
